@@ -1,0 +1,55 @@
+"""The backend sandbox: a Flask app whose every concept can be switched on and off.
+
+``create_app()`` builds the app; ``Sandbox`` drives one from a notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the sandbox: settings, database, records, modules, inspector and pages."""
+    from . import db, errors, inspector, pages, progress, record, registry, secret, settings
+    from .cli import modules_cli
+
+    config = settings.defaults()
+    config["SANDBOX_DATA_DIR"] = os.environ.get("SANDBOX_DATA_DIR", config["SANDBOX_DATA_DIR"])
+    config.update(test_config or {})
+    data_dir = Path(config["SANDBOX_DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    # Settings in order: defaults, then the instance file, then what the caller passed.
+    app = Flask(__name__, instance_path=str(data_dir), instance_relative_config=True)
+    app.config.from_mapping(config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(test_config or {})
+    app.config["SANDBOX_DATA_DIR"] = str(data_dir)
+    app.secret_key = secret.load_or_create(data_dir / "secret_key")
+    app.json.sort_keys = False  # keep fields in the order a learner reads them
+
+    errors.init_app(app)
+    record.init_app(app)  # first: every later hook, the gate included, runs inside a record
+    db.init_app(app)
+    registry.init_app(app)
+    progress.init_app(app)
+    app.register_blueprint(inspector.bp)
+    app.register_blueprint(pages.bp)
+    app.cli.add_command(modules_cli)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `from sandbox import Sandbox` without importing requests for every use of the app.
+    if name == "Sandbox":
+        from .handle import Sandbox
+
+        return Sandbox
+    raise AttributeError(name)

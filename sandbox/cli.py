@@ -1,0 +1,134 @@
+"""Command line: start the sandbox, list modules, switch them on and off.
+
+``python app.py`` serves; ``python app.py modules``, ``python app.py enable NAME``
+and ``python app.py disable NAME`` change toggles (a running server sees them
+within half a second). The same toggles work through Flask's own command line:
+``flask --app app modules list|enable NAME|disable NAME``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from . import create_app, db
+from .registry import registry
+
+
+def print_modules(app: Flask) -> None:
+    """Print each module's state, one line each."""
+    with app.app_context():
+        reg = registry()
+        for module in reg.modules.values():
+            state = "on " if reg.is_enabled(module.name) else "off"
+            click.echo(f"  [{state}] {module.name:<12} {module.title}")
+
+
+def switch(app: Flask, name: str, enabled: bool) -> None:
+    """Switch a module and say so, or exit with the reason."""
+    from .errors import SandboxError
+
+    with app.app_context():
+        try:
+            registry().set_enabled(name, enabled)
+        except SandboxError as error:
+            raise click.ClickException(error.detail) from None
+    click.echo(f"Module '{name}' is now {'on' if enabled else 'off'}.")
+
+
+# --- flask --app app modules ... ---
+modules_cli = AppGroup("modules", help="List modules and switch them on and off.")
+
+
+@modules_cli.command("list")
+def _list() -> None:
+    from flask import current_app
+
+    print_modules(current_app)
+
+
+@modules_cli.command("enable")
+@click.argument("name")
+def _enable(name: str) -> None:
+    from flask import current_app
+
+    switch(current_app, name, True)
+
+
+@modules_cli.command("disable")
+@click.argument("name")
+def _disable(name: str) -> None:
+    from flask import current_app
+
+    switch(current_app, name, False)
+
+
+# --- python app.py ... ---
+@click.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. 127.0.0.1 keeps the sandbox private to this computer; "
+              "0.0.0.0 opens it to your network.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--data-dir", default="instance", show_default=True, type=click.Path(path_type=Path),
+              help="Folder for the database, secret key and other state.")
+@click.option("--reset", is_flag=True, help="Wipe the data dir's database and start from the seed.")
+@click.pass_context
+def main(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool) -> None:
+    """Start the backend sandbox, or manage its modules."""
+    if reset:
+        db.wipe_dir(data_dir)
+    ctx.obj = create_app({"SANDBOX_DATA_DIR": str(data_dir)})
+    if ctx.invoked_subcommand is None:
+        serve(ctx.obj, host, port)
+
+
+@main.command()
+@click.pass_obj
+def modules(app: Flask) -> None:
+    """List the modules and whether each is on."""
+    print_modules(app)
+
+
+@main.command()
+@click.argument("name")
+@click.pass_obj
+def enable(app: Flask, name: str) -> None:
+    """Switch a module on."""
+    switch(app, name, True)
+
+
+@main.command()
+@click.argument("name")
+@click.pass_obj
+def disable(app: Flask, name: str) -> None:
+    """Switch a module off."""
+    switch(app, name, False)
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve the app with waitress, a production server that also runs on Windows."""
+    from waitress.server import create_server
+
+    try:
+        # Threads, not processes: the same on every OS. The live feed holds one thread per
+        # open browser tab, so there are more than waitress's default four.
+        server = create_server(app, host=host, port=port, threads=16, ident="sandbox")
+    except OSError as error:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port} ({error.strerror}). Is another sandbox running? "
+            f"Try --port {port + 1}.") from None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
+    url = f"http://{shown}:{server.effective_port}/"
+    click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")
+    print_modules(app)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: listening on {host}: anyone on your network can reach this sandbox.")
+    click.echo(f"Serving on {url}  (Ctrl+C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")

@@ -1,0 +1,165 @@
+"""Errors: one helper builds every error answer, as RFC 9457 problem details.
+
+A problem is JSON with a fixed shape that any client can read:
+``{"type", "title", "status", "detail", ...}`` served as ``application/problem+json``.
+Every refusal in the sandbox goes through :func:`problem`, so a learner sees one
+shape everywhere, always with a ``detail`` that says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class SandboxError(Exception):
+    """Base for every error the sandbox raises on purpose; answered as a problem."""
+
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, status: int | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+
+class InvalidBody(SandboxError):
+    """The request body could not be read (malformed JSON, wrong shape)."""
+
+    title = "Invalid request body"
+
+
+class ValidationFailed(SandboxError):
+    """The body was readable but its fields are wrong; ``errors`` names each one."""
+
+    status = 422
+    title = "Validation failed"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None):
+        names = ", ".join(e["field"] for e in errors)
+        super().__init__(detail or f"Fix these fields and send the request again: {names}.",
+                         errors=errors)
+
+
+class NotFound(SandboxError):
+    """The thing asked for does not exist."""
+
+    status = 404
+    title = "Not found"
+
+
+class ModuleOff(SandboxError):
+    """A route belongs to a module that is switched off."""
+
+    status = 404
+    title = "Module is off"
+
+    def __init__(self, name: str):
+        super().__init__(
+            f"Module '{name}' is off, so its routes answer 404. Turn it on with "
+            f"PATCH /sandbox/modules/{name} {{\"enabled\": true}}, "
+            f"with sb.enable('{name}') in a notebook, "
+            f"with `python app.py enable {name}` on the command line, "
+            "or with its switch on the landing page.",
+            module=name,
+        )
+
+
+def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> Response:
+    """Build an ``application/problem+json`` response (RFC 9457)."""
+    from .record import current_record  # imported here: record imports nothing from us
+
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    body.update(extra)
+    record = current_record()
+    if record is not None:
+        body["trace"] = record.id
+    return Response(json.dumps(body, indent=2) + "\n", status=status, mimetype=PROBLEM_JSON)
+
+
+# What to tell a learner for the HTTP errors Flask and werkzeug raise themselves.
+_DETAILS = {
+    400: "The request could not be understood. Check its syntax and send it again.",
+    404: "No route matches {method} {path}. GET / lists the modules and their routes; "
+    "GET /api/openapi.json documents the API.",
+    405: "{method} is not allowed on {path}. Use one of: {allowed}.",
+    413: "The request body is larger than the limit of {limit} bytes. Send a smaller body.",
+    415: "This endpoint does not accept the Content-Type '{content_type}'.",
+}
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    allowed = ""
+    if status == 405 and getattr(error, "valid_methods", None):
+        allowed = ", ".join(sorted(error.valid_methods))
+    template = _DETAILS.get(status)
+    if template:
+        detail = template.format(
+            method=request.method,
+            path=request.path,
+            allowed=allowed,
+            limit=request.max_content_length,
+            content_type=request.content_type or "",
+        )
+    else:
+        detail = error.description or HTTP_STATUS_CODES.get(status, "Error")
+    if _wants_html():
+        response = Response(
+            render_template("error.html", status=status, title=error.name, detail=detail),
+            status=status,
+        )
+    else:
+        response = problem(status, detail, title=error.name)
+    if allowed:
+        response.headers["Allow"] = allowed
+    return response
+
+
+def _sandbox_error(error: SandboxError) -> Response:
+    if _wants_html():
+        return Response(
+            render_template("error.html", status=error.status, title=error.title,
+                            detail=error.detail),
+            status=error.status,
+        )
+    return problem(error.status, error.detail, title=error.title, **error.extra)
+
+
+def _server_error(error: InternalServerError) -> Response:
+    from .record import current_record
+
+    record = current_record()
+    if record is not None and error.original_exception is not None:
+        record.set_exception(error.original_exception)
+    where = f" GET /sandbox/traces/{record.id} shows the traceback." if record else ""
+    return problem(500, "The sandbox failed while answering this request; this is a bug in the "
+                   f"sandbox, not in your request.{where}")
+
+
+def _wants_html() -> bool:
+    """Answer a browser on a page route with HTML; everything else gets JSON."""
+    if request.blueprint != "pages":
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+def init_app(app: Flask) -> None:
+    """Answer every error as a problem (or an HTML page for a browser on a page route)."""
+    app.register_error_handler(SandboxError, _sandbox_error)
+    app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,165 @@
+"""Inspector: the /sandbox/ API to switch modules and look inside every request.
+
+Everything the landing page and the notebook handle show comes from here, so a
+browser, curl and a notebook never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+
+from . import __version__, db, sql_console
+from .errors import InvalidBody, NotFound
+from .progress import progress
+from .record import event, records, stream
+from .registry import registry
+from .settings import SETTINGS
+from .validation import Field, check, json_body
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+
+@bp.get("/health")
+def health() -> Any:
+    """Answer that the sandbox is up, with a few facts about it."""
+    reg = registry()
+    return {
+        "status": "ok",
+        "version": __version__,
+        "modules": {name: reg.is_enabled(name) for name in reg.modules},
+        "records_kept": len(records()),
+    }
+
+
+@bp.get("/settings")
+def settings() -> Any:
+    """List every setting with its value and what it does."""
+    return {"settings": [
+        {"name": s.name, "value": current_app.config.get(s.name), "default": s.default,
+         "help": s.help}
+        for s in SETTINGS
+    ]}
+
+
+@bp.get("/modules")
+def list_modules() -> Any:
+    """List every module with its state."""
+    reg = registry()
+    return {"modules": [reg.describe(m) for m in reg.modules.values()]}
+
+
+@bp.get("/modules/<name>")
+def get_module(name: str) -> Any:
+    """Show one module."""
+    reg = registry()
+    return reg.describe(reg.get(name))
+
+
+@bp.patch("/modules/<name>")
+def toggle_module(name: str) -> Any:
+    """Switch a module on or off: ``{"enabled": true|false}``."""
+    reg = registry()
+    reg.get(name)  # an unknown module is a 404 before the body is even read
+    data = check(json_body(), [Field("enabled", bool)])
+    module = reg.set_enabled(name, data["enabled"])
+    state = "on" if data["enabled"] else "off"
+    event("sandbox", f"module {name} switched {state}")
+    return reg.describe(module)
+
+
+@bp.get("/modules/<name>/source")
+def module_source(name: str) -> Any:
+    """Show the real source of a module, read from the running package."""
+    module = registry().get(name)
+    return {"module": module.name, "files": module.source_files()}
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidBody(f"Query parameter '{name}' must be a whole number from {low} to {high} "
+                          f"(got {raw!r}).")
+    return value
+
+
+@bp.get("/traces")
+def list_traces() -> Any:
+    """List recent records newest first; filter by module, status, method or path."""
+    limit = _int_arg("limit", 50, 1, 10_000)
+    status = _int_arg("status", None, 100, 599)
+    module = request.args.get("module")
+    method = (request.args.get("method") or "").upper()
+    path = request.args.get("path")
+    found = []
+    for record in records().recent():
+        if (module and record.module != module) or (status and record.status != status):
+            continue
+        if (method and record.method != method) or (path and path not in record.path):
+            continue
+        found.append(record.summary())
+        if len(found) >= limit:
+            break
+    return {"traces": found, "kept": len(records()),
+            "limit": current_app.config["SANDBOX_TRACE_LIMIT"]}
+
+
+@bp.get("/traces/stream")
+def trace_stream() -> Response:
+    """Send each record as it completes, as Server-Sent Events."""
+    seconds = float(current_app.config["SANDBOX_STREAM_SECONDS"])
+    body = stream_with_context(stream(records(), seconds))
+    return Response(body, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/traces/<trace_id>")
+def get_trace(trace_id: str) -> Any:
+    """Show one record in full."""
+    record = records().get(trace_id)
+    if record is None:
+        limit = current_app.config["SANDBOX_TRACE_LIMIT"]
+        raise NotFound(f"No record with id '{trace_id}'. The sandbox keeps the last {limit} "
+                       "records in memory (and none from before a restart); GET /sandbox/traces "
+                       "lists them.")
+    return jsonify(record.to_dict())
+
+
+@bp.get("/progress")
+def get_progress() -> Any:
+    """List every challenge and whether it is solved."""
+    challenges = progress().report()
+    return {"challenges": challenges, "solved": sum(c["solved"] for c in challenges),
+            "total": len(challenges)}
+
+
+@bp.post("/reset")
+def reset() -> Any:
+    """Put data, toggles and progress back to the seeded start, and forget the records."""
+    db.reset(db.get_db().conn, db.workspace())
+    registry().forget_state()
+    progress().forget()
+    records().clear()
+    event("sandbox", "reset: data, toggles and progress back to the start")
+    return {"status": "reset", "modules": {n: registry().is_enabled(n)
+                                           for n in registry().modules}}
+
+
+@bp.post("/sql")
+def run_sql() -> Any:
+    """Run one read-only SQL statement: ``{"sql": "select ...", "explain": false}``."""
+    data = check(json_body(), [Field("sql", str, max_length=10_000),
+                               Field("explain", bool, required=False)])
+    config = current_app.config
+    return sql_console.run(
+        db.database_path(), data["sql"], explain=data.get("explain", False),
+        row_limit=config["SANDBOX_SQL_ROW_LIMIT"], time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
+        trace=db.trace_statement,
+    )

@@ -1,0 +1,60 @@
+"""Pages: the landing page, the lessons and view-source, for a browser.
+
+Every page is served from the package itself (templates and static files), so
+the sandbox works offline; the live parts call the same /sandbox/ API as curl.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import markdown
+from flask import Blueprint, current_app, render_template
+from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from .errors import NotFound
+from .registry import registry
+
+bp = Blueprint("pages", __name__)
+
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+
+
+@bp.get("/")
+def index() -> str:
+    """Show what the sandbox is, its modules with their switches, and the live requests."""
+    reg = registry()
+    return render_template("index.html", modules=[reg.describe(m) for m in reg.modules.values()],
+                           lessons=lesson_names())
+
+
+def lesson_names() -> list[str]:
+    """Return the lessons there are, by module name."""
+    return sorted(p.stem for p in LESSONS_DIR.glob("*.md")) if LESSONS_DIR.is_dir() else []
+
+
+@bp.get("/lessons/<name>")
+def lesson(name: str) -> str:
+    """Render lessons/<name>.md as a page."""
+    if name not in lesson_names():  # a known name only: no path tricks reach the file system
+        raise NotFound(f"There is no lesson '{name}'. Lessons: {', '.join(lesson_names())}.")
+    text = (LESSONS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    html = markdown.markdown(text, extensions=["fenced_code", "tables", "toc", "codehilite"],
+                             extension_configs={"codehilite": {"guess_lang": False}})
+    return render_template("lesson.html", name=name, html=Markup(html),
+                           css=Markup(HtmlFormatter().get_style_defs(".codehilite")))
+
+
+@bp.get("/modules/<name>/source")
+def source(name: str) -> str:
+    """Show a module's source, highlighted, as the running package has it."""
+    module = registry().get(name)
+    formatter = HtmlFormatter(linenos="table")
+    files = [{"path": f["path"], "html": Markup(highlight(f["text"], PythonLexer(), formatter))}
+             for f in module.source_files()]
+    return render_template("source.html", module=registry().describe(module), files=files,
+                           css=Markup(formatter.get_style_defs(".highlight")),
+                           debug=current_app.debug)

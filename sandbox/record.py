@@ -1,0 +1,266 @@
+"""The request record: what every layer did for one request.
+
+Each request gets one :class:`Record`, opened before anything else runs and
+closed after the response is built. While it is open it lives in a context
+variable, so any code on the request's thread (a module hook, the database's
+trace callback) can add to it without being handed it. Closed records go into
+a bounded ring buffer and out on the live feed.
+"""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, Response, current_app, g, json, request
+
+from . import redact
+
+_current: ContextVar[Record | None] = ContextVar("sandbox_record", default=None)
+
+# A request that runs more statements than this keeps the first ones and a count of the rest.
+SQL_KEPT = 200
+
+
+@dataclass
+class Record:
+    """Everything the sandbox saw and did for one request."""
+
+    id: str
+    method: str
+    path: str
+    time: str
+    query: dict[str, Any] = field(default_factory=dict)
+    module: str | None = None
+    status: int | None = None
+    duration_ms: float | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    response: dict[str, Any] = field(default_factory=dict)
+    sql: list[dict[str, Any]] = field(default_factory=list)
+    sql_dropped: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    exception: dict[str, str] | None = None
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    def event(self, module: str, message: str, **data: Any) -> None:
+        """Note what a module decided, e.g. ``record.event("auth", "user alice allowed")``."""
+        self.events.append({"module": module, "message": message, **data})
+
+    def add_sql(self, sql: str, params: Any = None, duration_ms: float | None = None) -> None:
+        """Keep one SQL statement, up to :data:`SQL_KEPT` of them."""
+        if len(self.sql) >= SQL_KEPT:
+            self.sql_dropped += 1
+            return
+        self.sql.append({"sql": sql, "params": params, "duration_ms": duration_ms})
+
+    def set_exception(self, error: BaseException) -> None:
+        """Keep an exception and its traceback, for the inspector."""
+        self.exception = {
+            "type": type(error).__name__,
+            "message": str(error),
+            "traceback": "".join(traceback.format_exception(error)),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data."""
+        data = {k: v for k, v in self.__dict__.items() if k != "started"}
+        if not self.sql_dropped:
+            del data["sql_dropped"]
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        """Return the few fields a list or a live feed shows."""
+        return {
+            "id": self.id,
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "module": self.module,
+            "duration_ms": self.duration_ms,
+            "sql_count": len(self.sql) + self.sql_dropped,
+            "event_count": len(self.events),
+        }
+
+
+def current_record() -> Record | None:
+    """Return the record of the request being handled on this thread, if any."""
+    return _current.get()
+
+
+def event(module: str, message: str, **data: Any) -> None:
+    """Add an event to the current record; a no-op outside a recorded request."""
+    record = _current.get()
+    if record is not None:
+        record.event(module, message, **data)
+
+
+class RecordBuffer:
+    """The last N records, newest last, plus the subscribers of the live feed.
+
+    Bounded: when it is full the oldest record is dropped, so memory does not grow
+    with the number of requests.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._records: OrderedDict[str, Record] = OrderedDict()
+        self._lock = threading.Lock()
+        self._subscribers: list[queue.Queue] = []
+        self._sequence = 0
+
+    def add(self, record: Record) -> None:
+        """Keep a finished record and send it to the live feed."""
+        with self._lock:
+            self._records[record.id] = record
+            while len(self._records) > self.limit:
+                self._records.popitem(last=False)
+        self.publish("trace", record.summary())
+
+    def get(self, record_id: str) -> Record | None:
+        """Return one record by id."""
+        return self._records.get(record_id)
+
+    def recent(self, limit: int | None = None) -> list[Record]:
+        """Return records newest first."""
+        with self._lock:
+            records = list(reversed(self._records.values()))
+        return records[:limit] if limit else records
+
+    def clear(self) -> None:
+        """Forget every record."""
+        with self._lock:
+            self._records.clear()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        """Send a message to every live-feed subscriber."""
+        with self._lock:
+            self._sequence += 1
+            message = (self._sequence, kind, data)
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber.put_nowait(message)
+            except queue.Full:  # a reader that stopped reading must not slow the server
+                pass
+
+    def subscribe(self) -> queue.Queue:
+        """Start receiving live-feed messages."""
+        subscriber: queue.Queue = queue.Queue(maxsize=1000)
+        with self._lock:
+            self._subscribers.append(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: queue.Queue) -> None:
+        """Stop receiving live-feed messages."""
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+
+def records() -> RecordBuffer:
+    """Return this app's record buffer."""
+    return current_app.extensions["sandbox.records"]
+
+
+def on_close(app: Flask, listener: Callable[[Record, RecordBuffer], None]) -> None:
+    """Call ``listener(record, buffer)`` for every record, just before it is kept."""
+    app.extensions["sandbox.record_listeners"].append(listener)
+
+
+def _recorded() -> bool:
+    # Reading records must not make records, or every look would flood the buffer.
+    return current_app.config["SANDBOX_RECORDS"] and not request.path.startswith(
+        "/sandbox/traces"
+    )
+
+
+def _open() -> None:
+    if not _recorded():
+        return
+    config = current_app.config
+    data = request.get_data(cache=True)  # cached: the view can still read the body or form
+    record = Record(
+        id=secrets.token_hex(6),
+        method=request.method,
+        path=request.path,
+        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        query=redact.query(list(request.args.items(multi=True))),
+        request={
+            "headers": redact.headers(request.headers.items()),
+            "body": redact.body(data, request.content_type, config["SANDBOX_BODY_EXCERPT"]),
+            "remote_addr": request.remote_addr,
+        },
+    )
+    g.sandbox_record = record
+    g.sandbox_record_token = _current.set(record)
+
+
+def _after(response: Response) -> Response:
+    record = g.get("sandbox_record")
+    if record is not None:
+        response.headers["X-Sandbox-Trace"] = record.id
+        record.status = response.status_code
+        record.response = {
+            "headers": redact.headers(response.headers.items()),
+            # None for a streamed body: its size is not known until it has been sent.
+            "size": response.calculate_content_length(),
+        }
+    return response
+
+
+def _close(error: BaseException | None) -> None:
+    record = g.pop("sandbox_record", None)
+    if record is None:
+        return
+    _current.reset(g.pop("sandbox_record_token"))
+    record.duration_ms = round((time.perf_counter() - record.started) * 1000, 3)
+    if error is not None and record.exception is None:
+        record.set_exception(error)
+    app = current_app._get_current_object()
+    buffer = app.extensions["sandbox.records"]
+    for listener in app.extensions["sandbox.record_listeners"]:
+        listener(record, buffer)
+    buffer.add(record)
+
+
+def init_app(app: Flask) -> None:
+    """Open a record before every request and keep it when the request ends."""
+    app.extensions["sandbox.records"] = RecordBuffer(app.config["SANDBOX_TRACE_LIMIT"])
+    app.extensions["sandbox.record_listeners"] = []
+    app.before_request(_open)
+    app.after_request(_after)
+    app.teardown_request(_close)
+
+
+def stream(buffer: RecordBuffer, seconds: float) -> Iterator[str]:
+    """Yield Server-Sent Events for ``seconds``, then end so the browser reconnects.
+
+    Ending now and then keeps a server thread from being held forever by an open
+    tab; EventSource reconnects by itself after ``retry`` milliseconds.
+    """
+    subscriber = buffer.subscribe()
+    try:
+        yield "retry: 1000\n\n"
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                sequence, kind, data = subscriber.get(timeout=min(left, 15))
+            except queue.Empty:
+                yield ": keep-alive\n\n"  # a comment line: keeps proxies from closing the stream
+                continue
+            yield f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+    finally:
+        buffer.unsubscribe(subscriber)

@@ -1,0 +1,213 @@
+"""Registry: the list of modules, which ones are on, and the hooks of those that are.
+
+The only place that knows every module. Built-in modules are loaded from one
+tuple of dotted paths, the way datasette loads its default plugins: adding a
+concept is adding a folder under ``sandbox/modules/`` and a line here.
+
+A module's routes stay registered whether it is on or off; the gate below
+answers a 404 problem for a module that is off, and its hooks are simply not
+called, so an off module costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from . import db
+from .errors import ModuleOff, NotFound
+from .record import Record, current_record
+
+BUILTIN_MODULES = ("sandbox.modules.server",)
+
+# How long a process trusts its cached toggles before reading them again. A toggle
+# made through this process is seen at once; one made by another process (the
+# command line, a second worker) within this many seconds.
+STATE_TTL = 0.5
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A goal a learner reaches by doing something, checked from request records.
+
+    ``check(record, buffer)`` is called with each finished record (and the buffer
+    of recent ones, for goals that span several requests) until it returns True.
+    """
+
+    id: str
+    title: str
+    hint: str
+    check: Callable[[Record, Any], bool]
+
+
+@dataclass
+class Module:
+    """One concept of the course: its routes, its hooks into the core, its challenges.
+
+    ``before_request(record)`` may answer the request itself by returning a
+    response; ``after_request(record, response)`` may change the response.
+    Both run only while the module is on.
+    """
+
+    package: str
+    doc: str
+    blueprint: Blueprint
+    challenges: tuple[Challenge, ...] = ()
+    enabled_by_default: bool = True
+    before_request: Callable[[Record | None], Response | None] | None = None
+    after_request: Callable[[Record | None, Response], Response | None] | None = None
+    name: str = field(init=False)
+    title: str = field(init=False)
+    summary: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One name everywhere: the folder is the name, the blueprint and URL prefix follow it.
+        self.name = self.package.rsplit(".", 1)[-1]
+        if self.blueprint.name != self.name:
+            raise ValueError(f"blueprint of module {self.name!r} must be named {self.name!r}")
+        first, _, rest = self.doc.strip().partition("\n")
+        self.title = first.strip().rstrip(".")
+        self.summary = " ".join(rest.split("\n\n")[0].split()) if rest.strip() else ""
+
+    @property
+    def folder(self) -> Path:
+        """Return the folder this module's code lives in."""
+        return Path(importlib.import_module(self.package).__file__).parent
+
+    def source_files(self) -> list[dict[str, str]]:
+        """Return the module's Python files as they are in the running package."""
+        folder = self.folder
+        return [
+            {"path": str(p.relative_to(folder.parent.parent.parent)).replace("\\", "/"),
+             "text": p.read_text(encoding="utf-8")}
+            for p in sorted(folder.rglob("*.py"))
+        ]
+
+
+class Registry:
+    """The modules of one app and their live on/off state."""
+
+    def __init__(self, modules: list[Module]):
+        self.modules = {m.name: m for m in modules}
+        self._state: dict[str, bool] | None = None
+        self._state_read = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Module:
+        """Return a module by name, or raise a 404 problem naming the known ones."""
+        try:
+            return self.modules[name]
+        except KeyError:
+            known = ", ".join(self.modules)
+            raise NotFound(f"There is no module named '{name}'. Known modules: {known}.") from None
+
+    def state(self) -> dict[str, bool]:
+        """Return ``{name: enabled}``, read from the database at most every STATE_TTL s."""
+        now = time.monotonic()
+        if self._state is None or now - self._state_read > STATE_TTL:
+            conn = db.connect(db.database_path(), traced=False)  # not part of the learner's request
+            try:
+                rows = conn.execute(
+                    "select name, enabled from module_state where workspace = ?",
+                    (db.workspace(),),
+                ).fetchall()
+            finally:
+                conn.close()
+            saved = {row["name"]: bool(row["enabled"]) for row in rows}
+            with self._lock:
+                self._state = {
+                    name: saved.get(name, m.enabled_by_default) for name, m in self.modules.items()
+                }
+                self._state_read = now
+        return self._state
+
+    def is_enabled(self, name: str) -> bool:
+        """Return whether a module is on."""
+        return self.state()[name]
+
+    def enabled(self) -> list[Module]:
+        """Return the modules that are on, in registry order."""
+        state = self.state()
+        return [m for name, m in self.modules.items() if state[name]]
+
+    def set_enabled(self, name: str, enabled: bool) -> Module:
+        """Switch a module on or off, persistently, on this request's connection."""
+        module = self.get(name)
+        db.get_db().execute(
+            "insert into module_state (workspace, name, enabled, updated_at) values (?, ?, ?, ?) "
+            "on conflict (workspace, name) do update set enabled = excluded.enabled, "
+            "updated_at = excluded.updated_at",
+            [db.workspace(), name, int(enabled), db.now()],
+        )
+        self.forget_state()
+        return module
+
+    def forget_state(self) -> None:
+        """Drop the cached toggles so the next request reads them again."""
+        with self._lock:
+            self._state = None
+
+    def describe(self, module: Module) -> dict[str, Any]:
+        """Return a module as the toggle API shows it."""
+        return {
+            "name": module.name,
+            "title": module.title,
+            "summary": module.summary,
+            "enabled": self.is_enabled(module.name),
+            "enabled_by_default": module.enabled_by_default,
+            "url_prefix": module.blueprint.url_prefix,
+            "challenges": [c.id for c in module.challenges],
+        }
+
+    # --- the gate and the hooks, run around every request ---
+
+    def gate(self) -> Response | None:
+        """Refuse a route of a module that is off; run the before hooks of those that are on."""
+        owner = self.modules.get((request.blueprint or "").split(".")[0])
+        record = current_record()
+        if owner is not None:
+            if record is not None:
+                record.module = owner.name
+            if not self.is_enabled(owner.name):
+                raise ModuleOff(owner.name)
+        for module in self.enabled():
+            if module.before_request is not None:
+                response = module.before_request(record)
+                if response is not None:
+                    return response
+        return None
+
+    def after(self, response: Response) -> Response:
+        """Run the after hooks of the modules that are on."""
+        record = current_record()
+        for module in self.enabled():
+            if module.after_request is not None:
+                response = module.after_request(record, response) or response
+        return response
+
+
+def registry() -> Registry:
+    """Return this app's registry."""
+    return current_app.extensions["sandbox.registry"]
+
+
+def load_modules(paths: tuple[str, ...] = BUILTIN_MODULES) -> list[Module]:
+    """Import each module package and return its ``module`` object."""
+    return [importlib.import_module(path).module for path in paths]
+
+
+def init_app(app: Flask) -> None:
+    """Register every module's blueprint, the gate and the hooks."""
+    modules = load_modules()
+    app.extensions["sandbox.registry"] = reg = Registry(modules)
+    for module in modules:
+        app.register_blueprint(module.blueprint)
+    app.before_request(lambda: reg.gate())
+    app.after_request(lambda response: reg.after(response))

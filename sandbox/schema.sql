@@ -1,0 +1,38 @@
+-- The sandbox's own tables. Every row carries a workspace: one ("local") today,
+-- one per student when class mode comes, without changing these tables.
+
+CREATE TABLE IF NOT EXISTS sandbox_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Which modules are on. A missing row means "the module's default".
+CREATE TABLE IF NOT EXISTS module_state (
+    workspace  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    enabled    INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
+
+-- Which challenges a learner has solved, and the request that solved each.
+CREATE TABLE IF NOT EXISTS progress (
+    workspace TEXT NOT NULL,
+    challenge TEXT NOT NULL,
+    solved_at TEXT NOT NULL,
+    trace_id  TEXT,
+    PRIMARY KEY (workspace, challenge)
+);
+
+-- The example domain: notes. Later modules encrypt bodies, scope notes to their
+-- owner, cache lists and index tags.
+CREATE TABLE IF NOT EXISTS notes (
+    id         INTEGER PRIMARY KEY,
+    workspace  TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL DEFAULT '',
+    tags       TEXT NOT NULL DEFAULT '[]',  -- a JSON array of strings
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);

@@ -1,0 +1,44 @@
+"""Settings: every knob of the sandbox, as a row that carries its own help.
+
+The landing page, ``GET /sandbox/settings``, the notebooks and the documentation
+tests all read this one list. Set a value in ``<data dir>/config.py`` (Flask's
+instance file) or pass it to ``create_app({...})``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, its default value and what it does."""
+
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS = (
+    Setting("SANDBOX_DATA_DIR", "instance",
+            "Folder for the database, the secret key and other state (made on first start)"),
+    Setting("SANDBOX_WORKSPACE", "local",
+            "Whose data, toggles and progress this server reads; one workspace in local mode"),
+    Setting("SANDBOX_TRACE_LIMIT", 500, "How many request records to keep in memory"),
+    Setting("SANDBOX_RECORDS", True,
+            "Record every request; switch off only to measure what recording costs"),
+    Setting("SANDBOX_BODY_EXCERPT", 2048, "How many characters of a request body a record keeps"),
+    Setting("SANDBOX_STREAM_SECONDS", 30,
+            "How long one live-feed connection stays open before the browser reconnects"),
+    Setting("SANDBOX_SQL_ROW_LIMIT", 1000, "Most rows the read-only SQL console returns"),
+    Setting("SANDBOX_SQL_TIME_LIMIT_MS", 1000,
+            "Longest a read-only SQL console query may run, in milliseconds"),
+    Setting("MAX_CONTENT_LENGTH", 1024 * 1024,
+            "Largest request body accepted, in bytes; larger ones get a 413"),
+)
+
+
+def defaults() -> dict[str, Any]:
+    """Return ``{name: default}`` for every setting."""
+    return {s.name: s.default for s in SETTINGS}

@@ -1,0 +1,60 @@
+"""Shared fixtures: an app on a temporary data dir, a test client, a live server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from flask import Flask
+from werkzeug.serving import make_server
+
+from sandbox import create_app
+
+
+@pytest.fixture
+def app(tmp_path) -> Flask:
+    """Build a fresh sandbox on its own data dir."""
+    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client: fast, in-process, no sockets."""
+    return app.test_client()
+
+
+@dataclass
+class LiveServer:
+    """A sandbox served over real HTTP on a free port."""
+
+    app: Flask
+    url: str
+    session: requests.Session
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.session.post(self.url + path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.url + path, **kwargs)
+
+    def trace(self, response: requests.Response) -> dict:
+        """Return the record of a response, by its X-Sandbox-Trace header."""
+        return self.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}").json()
+
+
+@pytest.fixture
+def live(app) -> Iterator[LiveServer]:
+    """Serve the app over real HTTP on 127.0.0.1 and a free port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    with requests.Session() as session:
+        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)
+    server.shutdown()
+    server.server_close()
