@@ -1,0 +1,245 @@
+"""The notebook handle: start or reach a sandbox and drive it from Python.
+
+``Sandbox.start()`` runs a real sandbox in this process, on a free port, in a
+background thread; ``Sandbox.connect(url)`` reaches one running elsewhere. Both
+talk HTTP through the same endpoints a browser uses, so what a notebook shows
+and what the landing page shows never disagree. Only ``sb.db`` goes around
+HTTP, straight to the SQLite file, and only for an in-process sandbox.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from . import create_app, display
+from .db import DATABASE_FILE
+
+
+class SandboxProblem(Exception):
+    """The sandbox refused a call of the handle; the message is the problem's detail."""
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+        try:
+            self.problem = response.json()
+        except ValueError:
+            self.problem = {"status": response.status_code, "detail": response.text[:500]}
+        super().__init__(f"{response.status_code}: {self.problem.get('detail')}")
+
+
+class SandboxResponse(requests.Response):
+    """A ``requests`` response that also knows its record and shows itself in Jupyter."""
+
+    @property
+    def trace_id(self) -> str | None:
+        """Return the id of this request's record."""
+        return self.headers.get("X-Sandbox-Trace")
+
+    def _repr_html_(self) -> str:
+        return display.response_html(self)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # Every request is in the record already; a log line per request would bury a notebook.
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class Sandbox:
+    """A running sandbox, reached over HTTP."""
+
+    _running: ClassVar[Sandbox | None] = None
+
+    def __init__(self, url: str, *, data_dir: Path | None = None):
+        self.url = url.rstrip("/")
+        self.data_dir = data_dir
+        self.session = requests.Session()
+        self.last: SandboxResponse | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._db: Any = None
+
+    # --- starting and stopping ---
+
+    @classmethod
+    def start(cls, data_dir: str | Path | None = None, *, port: int = 0,
+              **settings: Any) -> Sandbox:
+        """Start a sandbox in this process and return its handle once it answers.
+
+        Without ``data_dir`` it uses a fresh temporary folder, deleted by ``stop()``.
+        Running this again stops the sandbox it started before.
+        """
+        if cls._running is not None:
+            cls._running.stop()
+        tmp = None
+        if data_dir is None:
+            tmp = tempfile.TemporaryDirectory(prefix="sandbox-", ignore_cleanup_errors=True)
+            data_dir = tmp.name
+        app = create_app({"SANDBOX_DATA_DIR": str(data_dir), **settings})
+        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
+        sandbox = cls(f"http://127.0.0.1:{server.server_port}", data_dir=Path(app.instance_path))
+        sandbox._server, sandbox._tmp = server, tmp
+        sandbox._thread = threading.Thread(target=server.serve_forever, name="sandbox-server",
+                                           daemon=True)
+        sandbox._thread.start()
+        sandbox._wait_until_up()
+        cls._running = sandbox
+        return sandbox
+
+    @classmethod
+    def connect(cls, url: str = "http://127.0.0.1:5000") -> Sandbox:
+        """Reach a sandbox that runs elsewhere (``python app.py``), over HTTP only."""
+        sandbox = cls(url)
+        sandbox._wait_until_up(timeout=3)
+        return sandbox
+
+    def _wait_until_up(self, timeout: float = 5) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.session.get(self.url + "/sandbox/health", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise ConnectionError(f"No sandbox answers at {self.url}. Start one with "
+                                      "`python app.py` or use Sandbox.start().")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Stop an in-process sandbox and delete its temporary data dir."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.session.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        if Sandbox._running is self:
+            Sandbox._running = None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = f", data in {self.data_dir}" if self.data_dir else ""
+        return f"<Sandbox {self.url}{where}>"
+
+    # --- requests, as the requests library makes them ---
+
+    def request(self, method: str, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a request to a path of the sandbox; returns a ``requests`` response."""
+        url = path if path.startswith(("http://", "https://")) else self.url + "/" + path.lstrip("/")
+        response = self.session.request(method, url, **kwargs)
+        response.__class__ = SandboxResponse  # same object, plus trace_id and a notebook view
+        for hop in response.history:
+            hop.__class__ = SandboxResponse
+        self.last = response
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a GET request."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a POST request."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a PUT request."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a PATCH request."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> SandboxResponse:
+        """Send a DELETE request."""
+        return self.request("DELETE", path, **kwargs)
+
+    def _api(self, method: str, path: str, **kwargs: Any) -> Any:
+        # The handle's own calls go around self.request, so sb.last stays the learner's request.
+        response = self.session.request(method, self.url + path, **kwargs)
+        if not response.ok:
+            raise SandboxProblem(response)
+        return response.json() if response.content else None
+
+    # --- looking inside ---
+
+    def trace(self, trace_id: str | None = None) -> display.Trace:
+        """Return the record of a request: the last one sent with this handle by default."""
+        if trace_id is None:
+            if self.last is None or self.last.trace_id is None:
+                raise LookupError("No request sent yet: try sb.get('/server/get') first.")
+            trace_id = self.last.trace_id
+        return display.Trace(self._api("GET", f"/sandbox/traces/{trace_id}"))
+
+    def traces(self, **filters: Any) -> display.Table:
+        """List recent records, newest first (filters: module, status, method, path, limit)."""
+        data = self._api("GET", "/sandbox/traces", params=filters)
+        return display.Table(data["traces"], ["id", "method", "path", "status", "module",
+                                              "duration_ms", "sql_count", "event_count"])
+
+    @property
+    def modules(self) -> display.Table:
+        """Show every module and whether it is on."""
+        data = self._api("GET", "/sandbox/modules")
+        return display.Table(data["modules"], ["name", "enabled", "title", "url_prefix"])
+
+    def enable(self, name: str) -> dict[str, Any]:
+        """Switch a module on."""
+        return self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": True})
+
+    def disable(self, name: str) -> dict[str, Any]:
+        """Switch a module off."""
+        return self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": False})
+
+    def source(self, name: str) -> display.Source:
+        """Show the source of the code behind a module, as the running sandbox has it."""
+        return display.Source(self._api("GET", f"/sandbox/modules/{name}/source"))
+
+    def progress(self) -> display.Table:
+        """Show every challenge and whether it is solved."""
+        data = self._api("GET", "/sandbox/progress")
+        return display.Table(data["challenges"], ["module", "title", "solved", "hint"])
+
+    def reset(self) -> dict[str, Any]:
+        """Put data, toggles and progress back to the start."""
+        return self._api("POST", "/sandbox/reset")
+
+    def sql(self, query: str, *, explain: bool = False) -> display.Table:
+        """Run a read-only SQL statement through the sandbox's SQL console."""
+        data = self._api("POST", "/sandbox/sql", json={"sql": query, "explain": explain})
+        rows = [dict(zip(data["columns"], row)) for row in data["rows"]]
+        return display.Table(rows, data["columns"], plan=data.get("plan"), note=data.get("note"))
+
+    @property
+    def db(self) -> Any:
+        """Return a ``sqlite_utils.Database`` on the sandbox's file (in-process sandboxes only)."""
+        if self.data_dir is None:
+            raise RuntimeError("sb.db opens the database file directly, so it works only for a "
+                               "sandbox started with Sandbox.start(). Over HTTP use sb.sql(...).")
+        if self._db is None:
+            import sqlite3
+
+            import sqlite_utils
+
+            # check_same_thread=False: Jupyter may run cells on different threads.
+            conn = sqlite3.connect(self.data_dir / DATABASE_FILE, check_same_thread=False)
+            self._db = sqlite_utils.Database(conn)
+        return self._db
