@@ -198,14 +198,14 @@ def registry() -> Registry:
     return current_app.extensions["sandbox.registry"]
 
 
-def load_modules(paths: tuple[str, ...] = BUILTIN_MODULES) -> list[Module]:
-    """Import each module package and return its ``module`` object."""
-    return [importlib.import_module(path).module for path in paths]
+def load_modules(paths: tuple[str, ...] | None = None) -> list[Module]:
+    """Import each module package (the built-ins by default) and return its ``module``."""
+    return [importlib.import_module(path).module for path in paths or BUILTIN_MODULES]
 
 
 def init_app(app: Flask) -> None:
     """Register every module's blueprint, the gate and the hooks."""
-    modules = load_modules()
+    modules = load_modules(app.config.get("SANDBOX_MODULES"))
     app.extensions["sandbox.registry"] = reg = Registry(modules)
     for module in modules:
         app.register_blueprint(module.blueprint)

@@ -25,6 +25,8 @@ SETTINGS = (
             "Folder for the database, the secret key and other state (made on first start)"),
     Setting("SANDBOX_WORKSPACE", "local",
             "Whose data, toggles and progress this server reads; one workspace in local mode"),
+    Setting("SANDBOX_MODULES", None,
+            "Dotted paths of the module packages to load; None loads the built-in ones"),
     Setting("SANDBOX_TRACE_LIMIT", 500, "How many request records to keep in memory"),
     Setting("SANDBOX_RECORDS", True,
             "Record every request; switch off only to measure what recording costs"),

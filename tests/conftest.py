@@ -17,7 +17,7 @@ from sandbox import create_app
 @pytest.fixture
 def app(tmp_path) -> Flask:
     """Build a fresh sandbox on its own data dir."""
-    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "TESTING": True})
+    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data")})
 
 
 @pytest.fixture
@@ -58,3 +58,14 @@ def live(app) -> Iterator[LiveServer]:
         yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)
     server.shutdown()
     server.server_close()
+
+
+WITH_PROBE = ("sandbox.modules.server", "fixtures.probe")
+
+
+@pytest.fixture
+def probe_app(tmp_path) -> Flask:
+    """A sandbox that also loads the test-only ``probe`` module (tests/fixtures/probe)."""
+    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"),
+                       "SANDBOX_MODULES": WITH_PROBE})
+

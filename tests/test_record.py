@@ -1,0 +1,181 @@
+"""The request record: what every layer did, kept safely and in bounded memory."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import requests
+
+from helpers import is_problem
+from sandbox import create_app
+
+SECRET = "hunter2-correct-horse"
+
+
+def record_of(client, response) -> dict:
+    return client.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}").json
+
+
+def test_every_response_names_its_record_and_the_record_has_every_field(live):
+    response = live.get("/server/get?colour=blue", headers={"X-Hello": "hi"})
+    record = live.trace(response)
+    assert record["id"] == response.headers["X-Sandbox-Trace"]
+    assert record["method"] == "GET" and record["path"] == "/server/get"
+    assert record["status"] == 200 and record["module"] == "server"
+    assert record["query"] == {"colour": "blue"}
+    assert record["request"]["headers"]["X-Hello"] == "hi"
+    assert record["response"]["size"] == len(response.content)
+    assert record["duration_ms"] > 0
+    for key in ("sql", "events", "exception", "time"):
+        assert key in record
+
+
+def test_reading_records_is_not_recorded(client):
+    client.get("/server/get")
+    before = client.get("/sandbox/traces").json["traces"]
+    client.get(f"/sandbox/traces/{before[0]['id']}")
+    client.get("/sandbox/traces?limit=5")
+    after = client.get("/sandbox/traces").json["traces"]
+    assert [t["id"] for t in after] == [t["id"] for t in before]
+    assert not any(t["path"].startswith("/sandbox/traces") for t in after)
+
+
+def test_toggles_are_recorded_with_the_sql_they_ran(client):
+    response = client.patch("/sandbox/modules/server", json={"enabled": False})
+    record = record_of(client, response)
+    upsert = next(s for s in record["sql"] if "module_state" in s["sql"])
+    assert "?" in upsert["sql"] and upsert["params"][:3] == ["local", "server", 0]
+    assert upsert["duration_ms"] is not None
+    assert any(s["sql"] == "COMMIT" for s in record["sql"])  # issued by sqlite-utils itself
+    assert {"module": "sandbox", "message": "module server switched off"} in record["events"]
+
+
+def test_sql_that_sqlite_utils_issues_on_its_own_is_captured(probe_app):
+    client = probe_app.test_client()
+    client.patch("/sandbox/modules/probe", json={"enabled": True})
+    record = record_of(client, client.post("/probe/notes"))
+    statements = [s["sql"] for s in record["sql"]]
+    # sqlite-utils looks up the table itself before inserting: we never wrote that query.
+    assert any("sqlite_master" in s for s in statements), statements
+    assert any(s.startswith('INSERT INTO "notes"') for s in statements), statements
+    assert any(s.startswith("select count(*)") for s in statements), statements
+
+
+def test_an_exception_is_kept_with_its_traceback_and_answered_as_a_problem(probe_app):
+    client = probe_app.test_client()
+    client.patch("/sandbox/modules/probe", json={"enabled": True})
+    response = client.get("/probe/boom")
+    problem = is_problem(response, 500)
+    assert problem["trace"] in problem["detail"]
+    record = record_of(client, response)
+    assert record["status"] == 500
+    assert record["exception"]["type"] == "RuntimeError"
+    assert "probe failed on purpose" in record["exception"]["traceback"]
+    assert "probe failed on purpose" not in response.get_data(as_text=True)  # no leak to clients
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        {"json": {"username": "ada", "password": SECRET}},
+        {"json": {"nested": [{"api_key": SECRET}]}},
+        {"data": {"username": "ada", "password": SECRET}},
+        {"data": f"password={SECRET}&x=1", "headers": {"Content-Type": "text/plain"}},
+        {"data": '{"token": "' + SECRET + '", broken', "headers": {"Content-Type": "application/json"}},
+        {"params": {"access_token": SECRET}},
+        {"headers": {"Authorization": f"Bearer {SECRET}"}},
+        {"headers": {"Authorization": f"Basic {SECRET}"}},
+        {"headers": {"Cookie": f"session={SECRET}; theme=dark"}},
+        {"headers": {"X-Api-Key": SECRET}},
+        {"files": {"upload": ("a.txt", SECRET)}, "data": {"password": SECRET}},
+    ],
+    ids=["json", "nested-json", "form", "text", "broken-json", "query", "bearer", "basic",
+         "cookie", "api-key-header", "multipart"],
+)
+def test_secrets_appear_in_no_record(live, send):
+    response = live.post("/server/post", **send)
+    assert response.status_code == 200
+    dumped = json.dumps(live.trace(response))
+    assert SECRET not in dumped
+    assert "[redacted]" in dumped or "multipart" in dumped
+
+
+def test_names_stay_visible_when_values_are_redacted(live):
+    record = live.trace(live.get("/server/get", headers={"Cookie": "session=abc; theme=dark",
+                                                         "Authorization": "Bearer xyz"}))
+    headers = record["request"]["headers"]
+    assert headers["Cookie"] == "session=[redacted]; theme=[redacted]"
+    assert headers["Authorization"] == "Bearer [redacted]"
+
+
+def test_set_cookie_values_are_redacted_but_their_attributes_kept(live):
+    response = live.get(f"/server/cookies/set?flavour={SECRET}", allow_redirects=False)
+    record = live.trace(response)
+    assert SECRET not in json.dumps(record["response"])  # (the query shows what the learner sent)
+    assert record["response"]["headers"]["Set-Cookie"].startswith("flavour=[redacted]")
+
+
+def test_the_ring_buffer_keeps_only_the_newest_records(tmp_path):
+    client = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_TRACE_LIMIT": 5}).test_client()
+    ids = [client.get(f"/server/get?n={n}").headers["X-Sandbox-Trace"] for n in range(30)]
+    body = client.get("/sandbox/traces?limit=100").json
+    assert [t["id"] for t in body["traces"]] == ids[::-1][:5]
+    assert body["kept"] == 5
+    is_problem(client.get(f"/sandbox/traces/{ids[0]}"), 404)
+
+
+def test_records_can_be_filtered(client):
+    client.get("/server/status/418")
+    client.get("/server/get")
+    client.get("/sandbox/health")
+    assert {t["status"] for t in client.get("/sandbox/traces?status=418").json["traces"]} == {418}
+    assert {t["module"] for t in client.get("/sandbox/traces?module=server").json["traces"]} == {
+        "server"}
+    paths = [t["path"] for t in client.get("/sandbox/traces?path=/sandbox").json["traces"]]
+    assert paths == ["/sandbox/health"]
+    assert len(client.get("/sandbox/traces?limit=1").json["traces"]) == 1
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "status=99", "status=x", "limit=-1"])
+def test_bad_filters_are_problems(client, query):
+    assert "Query parameter" in is_problem(client.get(f"/sandbox/traces?{query}"), 400)["detail"]
+
+
+def test_body_excerpt_is_bounded(live):
+    big = "a" * 50_000
+    record = live.trace(live.post("/server/post", data=big, headers={"Content-Type": "text/plain"}))
+    assert len(record["request"]["body"]) < 3000 and "50000 bytes" in record["request"]["body"]
+
+
+def test_a_body_over_the_limit_is_a_413_problem_and_recorded(live):
+    response = live.post("/server/post", data=b"x" * (1024 * 1024 + 1))
+    assert "limit" in is_problem(response, 413)["detail"]
+
+
+def test_the_live_feed_sends_each_record_as_it_completes(tmp_path):
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_STREAM_SECONDS": 3})
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with requests.get(url + "/sandbox/traces/stream", stream=True, timeout=5) as stream:
+            assert stream.headers["Content-Type"].startswith("text/event-stream")
+            lines = stream.iter_lines(decode_unicode=True)
+            assert next(lines) == "retry: 1000"
+            requests.get(url + "/server/status/418", timeout=5)
+            events = []
+            for line in lines:
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                if any(e.get("status") == 418 for e in events) and any(
+                        e.get("id") == "server.teapot" for e in events):
+                    break
+        trace = next(e for e in events if e.get("status") == 418)
+        assert trace["path"] == "/server/status/418" and trace["module"] == "server"
+    finally:
+        server.shutdown()
+        server.server_close()
