@@ -69,12 +69,21 @@ def _disable(name: str) -> None:
 
 # --- python app.py ... ---
 @click.group(invoke_without_command=True)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. 127.0.0.1 keeps the sandbox private to this computer; "
-              "0.0.0.0 opens it to your network.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. 127.0.0.1 keeps the sandbox private to this computer; "
+    "0.0.0.0 opens it to your network.",
+)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--data-dir", default="instance", show_default=True, type=click.Path(path_type=Path),
-              help="Folder for the database, secret key and other state.")
+@click.option(
+    "--data-dir",
+    default="instance",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the database, secret key and other state.",
+)
 @click.option("--reset", is_flag=True, help="Wipe the data dir's database and start from the seed.")
 @click.pass_context
 def main(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool) -> None:
@@ -120,7 +129,8 @@ def serve(app: Flask, host: str, port: int) -> None:
     except OSError as error:
         raise click.ClickException(
             f"Cannot listen on {host}:{port} ({error.strerror}). Is another sandbox running? "
-            f"Try --port {port + 1}.") from None
+            f"Try --port {port + 1}."
+        ) from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
     url = f"http://{shown}:{server.effective_port}/"
     click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")

@@ -103,8 +103,11 @@ class TracedConnection(sqlite3.Connection):
             added = [e for e in record.sql[mark:] if not e["sql"].startswith("BEGIN")]
             if added:
                 entry = added[0]
-                entry.update(sql=sql, params=_printable(parameters) if parameters else None,
-                             duration_ms=duration)
+                entry.update(
+                    sql=sql,
+                    params=_printable(parameters) if parameters else None,
+                    duration_ms=duration,
+                )
             else:  # failed before the engine ran it (a syntax error, say)
                 record.add_sql(sql, _printable(parameters) if parameters else None, duration)
                 entry = record.sql[-1] if record.sql else {}
@@ -122,7 +125,9 @@ def trace_statement(statement: str) -> None:
 def connect(path: Path, *, traced: bool = True) -> sqlite3.Connection:
     """Open a connection to the sandbox database."""
     # timeout: wait up to 5 s for another writer instead of failing at once.
-    conn = sqlite3.connect(path, timeout=5, factory=TracedConnection if traced else sqlite3.Connection)
+    conn = sqlite3.connect(
+        path, timeout=5, factory=TracedConnection if traced else sqlite3.Connection
+    )
     conn.row_factory = sqlite3.Row
     if traced:
         conn.set_trace_callback(trace_statement)
@@ -176,8 +181,10 @@ def seed(conn: sqlite3.Connection, workspace: str) -> None:
     conn.executemany(
         "insert into notes (workspace, owner, title, body, tags, created_at, updated_at) "
         "values (?, 'guest', ?, ?, ?, ?, ?)",
-        [(workspace, n["title"], n["body"], json.dumps(n["tags"]), stamp, stamp)
-         for n in SEED_NOTES],
+        [
+            (workspace, n["title"], n["body"], json.dumps(n["tags"]), stamp, stamp)
+            for n in SEED_NOTES
+        ],
     )
 
 

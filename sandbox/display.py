@@ -12,10 +12,12 @@ from typing import Any
 
 STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
 
-_STYLE = ("<style>.sbx table{border-collapse:collapse;font-size:13px;margin:4px 0}"
-          ".sbx td,.sbx th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;"
-          "vertical-align:top}.sbx th{background:#f6f8fa}.sbx pre{margin:0;white-space:pre-wrap;"
-          "max-height:24em;overflow:auto}.sbx code{font-size:12px}</style>")
+_STYLE = (
+    "<style>.sbx table{border-collapse:collapse;font-size:13px;margin:4px 0}"
+    ".sbx td,.sbx th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;"
+    "vertical-align:top}.sbx th{background:#f6f8fa}.sbx pre{margin:0;white-space:pre-wrap;"
+    "max-height:24em;overflow:auto}.sbx code{font-size:12px}</style>"
+)
 
 
 def _cell(value: Any) -> str:
@@ -28,8 +30,9 @@ def _cell(value: Any) -> str:
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
-                   for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -45,8 +48,14 @@ def _status(code: int | None, reason: str = "") -> str:
 class Table(list):
     """Rows of dicts, shown as an HTML table; ``plan`` and ``note`` come from the SQL console."""
 
-    def __init__(self, rows: list[dict[str, Any]], columns: list[str], *,
-                 plan: list[dict[str, Any]] | None = None, note: str | None = None):
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        columns: list[str],
+        *,
+        plan: list[dict[str, Any]] | None = None,
+        note: str | None = None,
+    ):
         super().__init__(rows)
         self.columns = columns
         self.plan = plan
@@ -57,8 +66,11 @@ class Table(list):
         if self.note:
             html += f"<p>{escape(self.note)}</p>"
         if self.plan is not None:
-            html += "<p><b>Query plan</b></p><pre>" + escape(
-                "\n".join(p["detail"] for p in self.plan)) + "</pre>"
+            html += (
+                "<p><b>Query plan</b></p><pre>"
+                + escape("\n".join(p["detail"] for p in self.plan))
+                + "</pre>"
+            )
         return html + "</div>"
 
 
@@ -70,14 +82,19 @@ class Trace(dict):
         parts = [
             f"<p>{escape(self['method'])} <code>{escape(self['path'])}</code> → "
             f"{_status(self.get('status'))} in {self.get('duration_ms')} ms · module "
-            f"<b>{escape(str(self.get('module')))}</b> · record <code>{escape(self['id'])}</code></p>",
-            "<details><summary>Request headers</summary>" + _pairs(request.get("headers", {}))
+            f"<b>{escape(str(self.get('module')))}</b> · "
+            f"record <code>{escape(self['id'])}</code></p>",
+            "<details><summary>Request headers</summary>"
+            + _pairs(request.get("headers", {}))
             + "</details>",
         ]
         if request.get("body"):
             parts.append(f"<p><b>Body</b></p><pre>{escape(request['body'])}</pre>")
-        parts.append("<details><summary>Response headers</summary>"
-                     + _pairs(response.get("headers", {})) + "</details>")
+        parts.append(
+            "<details><summary>Response headers</summary>"
+            + _pairs(response.get("headers", {}))
+            + "</details>"
+        )
         parts.append(f"<p><b>SQL</b> ({len(self.get('sql', []))} statements)</p>")
         if self.get("sql"):
             parts.append(_table(self["sql"], ["sql", "params", "duration_ms"]))
@@ -85,7 +102,9 @@ class Trace(dict):
         if self.get("events"):
             parts.append(_table(self["events"], ["module", "message"]))
         if self.get("exception"):
-            parts.append(f"<p><b>Exception</b></p><pre>{escape(self['exception']['traceback'])}</pre>")
+            parts.append(
+                f"<p><b>Exception</b></p><pre>{escape(self['exception']['traceback'])}</pre>"
+            )
         return _STYLE + "<div class='sbx'>" + "".join(parts) + "</div>"
 
 
@@ -93,9 +112,15 @@ class Source(dict):
     """A module's source files, shown one after the other."""
 
     def _repr_html_(self) -> str:
-        return _STYLE + "<div class='sbx'>" + "".join(
-            f"<p><b>{escape(f['path'])}</b></p><pre><code>{escape(f['text'])}</code></pre>"
-            for f in self["files"]) + "</div>"
+        return (
+            _STYLE
+            + "<div class='sbx'>"
+            + "".join(
+                f"<p><b>{escape(f['path'])}</b></p><pre><code>{escape(f['text'])}</code></pre>"
+                for f in self["files"]
+            )
+            + "</div>"
+        )
 
 
 def response_html(response: Any) -> str:
@@ -113,12 +138,19 @@ def response_html(response: Any) -> str:
     if len(body) > 5000:
         body = body[:5000] + f"\n... ({len(body)} characters in all)"
     record = response.headers.get("X-Sandbox-Trace")
-    hops = "".join(f"<li>{_status(h.status_code, h.reason)} {escape(h.url)}</li>"
-                   for h in response.history)
-    return (_STYLE + "<div class='sbx'>"
-            + f"<p>{_status(response.status_code, response.reason)} "
-            + f"<code>{escape(response.request.method)} {escape(response.url)}</code>"
-            + (f" · record <code>{escape(record)}</code> (sb.trace())" if record else "") + "</p>"
-            + (f"<p>Redirected through:</p><ol>{hops}</ol>" if hops else "")
-            + "<details><summary>Headers</summary>" + _pairs(dict(response.headers)) + "</details>"
-            + f"<pre>{escape(body)}</pre></div>")
+    hops = "".join(
+        f"<li>{_status(h.status_code, h.reason)} {escape(h.url)}</li>" for h in response.history
+    )
+    return (
+        _STYLE
+        + "<div class='sbx'>"
+        + f"<p>{_status(response.status_code, response.reason)} "
+        + f"<code>{escape(response.request.method)} {escape(response.url)}</code>"
+        + (f" · record <code>{escape(record)}</code> (sb.trace())" if record else "")
+        + "</p>"
+        + (f"<p>Redirected through:</p><ol>{hops}</ol>" if hops else "")
+        + "<details><summary>Headers</summary>"
+        + _pairs(dict(response.headers))
+        + "</details>"
+        + f"<pre>{escape(body)}</pre></div>"
+    )

@@ -45,8 +45,9 @@ class ValidationFailed(SandboxError):
 
     def __init__(self, errors: list[dict[str, str]], detail: str | None = None):
         names = ", ".join(e["field"] for e in errors)
-        super().__init__(detail or f"Fix these fields and send the request again: {names}.",
-                         errors=errors)
+        super().__init__(
+            detail or f"Fix these fields and send the request again: {names}.", errors=errors
+        )
 
 
 class NotFound(SandboxError):
@@ -65,7 +66,7 @@ class ModuleOff(SandboxError):
     def __init__(self, name: str):
         super().__init__(
             f"Module '{name}' is off, so its routes answer 404. Turn it on with "
-            f"PATCH /sandbox/modules/{name} {{\"enabled\": true}}, "
+            f'PATCH /sandbox/modules/{name} {{"enabled": true}}, '
             f"with sb.enable('{name}') in a notebook, "
             f"with `python app.py enable {name}` on the command line, "
             "or with its switch on the landing page.",
@@ -132,8 +133,9 @@ def _http_error(error: HTTPException) -> Response:
 def _sandbox_error(error: SandboxError) -> Response:
     if _wants_html():
         return Response(
-            render_template("error.html", status=error.status, title=error.title,
-                            detail=error.detail),
+            render_template(
+                "error.html", status=error.status, title=error.title, detail=error.detail
+            ),
             status=error.status,
         )
     return problem(error.status, error.detail, title=error.title, **error.extra)
@@ -146,8 +148,11 @@ def _server_error(error: InternalServerError) -> Response:
     if record is not None and error.original_exception is not None:
         record.set_exception(error.original_exception)
     where = f" GET /sandbox/traces/{record.id} shows the traceback." if record else ""
-    return problem(500, "The sandbox failed while answering this request; this is a bug in the "
-                   f"sandbox, not in your request.{where}")
+    return problem(
+        500,
+        "The sandbox failed while answering this request; this is a bug in the "
+        f"sandbox, not in your request.{where}",
+    )
 
 
 def _wants_html() -> bool:

@@ -70,8 +70,9 @@ class Sandbox:
     # --- starting and stopping ---
 
     @classmethod
-    def start(cls, data_dir: str | Path | None = None, *, port: int = 0,
-              **settings: Any) -> Sandbox:
+    def start(
+        cls, data_dir: str | Path | None = None, *, port: int = 0, **settings: Any
+    ) -> Sandbox:
         """Start a sandbox in this process and return its handle once it answers.
 
         Without ``data_dir`` it uses a fresh temporary folder, deleted by ``stop()``.
@@ -87,8 +88,9 @@ class Sandbox:
         server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
         sandbox = cls(f"http://127.0.0.1:{server.server_port}", data_dir=Path(app.instance_path))
         sandbox._server, sandbox._tmp = server, tmp
-        sandbox._thread = threading.Thread(target=server.serve_forever, name="sandbox-server",
-                                           daemon=True)
+        sandbox._thread = threading.Thread(
+            target=server.serve_forever, name="sandbox-server", daemon=True
+        )
         sandbox._thread.start()
         sandbox._wait_until_up()
         cls._running = sandbox
@@ -110,8 +112,10 @@ class Sandbox:
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise ConnectionError(f"No sandbox answers at {self.url}. Start one with "
-                                      "`python app.py` or use Sandbox.start().")
+                raise ConnectionError(
+                    f"No sandbox answers at {self.url}. Start one with "
+                    "`python app.py` or use Sandbox.start()."
+                )
             time.sleep(0.02)
 
     def stop(self) -> None:
@@ -144,7 +148,9 @@ class Sandbox:
 
     def request(self, method: str, path: str, **kwargs: Any) -> SandboxResponse:
         """Send a request to a path of the sandbox; returns a ``requests`` response."""
-        url = path if path.startswith(("http://", "https://")) else self.url + "/" + path.lstrip("/")
+        url = (
+            path if path.startswith(("http://", "https://")) else self.url + "/" + path.lstrip("/")
+        )
         response = self.session.request(method, url, **kwargs)
         response.__class__ = SandboxResponse  # same object, plus trace_id and a notebook view
         for hop in response.history:
@@ -192,8 +198,10 @@ class Sandbox:
     def traces(self, **filters: Any) -> display.Table:
         """List recent records, newest first (filters: module, status, method, path, limit)."""
         data = self._api("GET", "/sandbox/traces", params=filters)
-        return display.Table(data["traces"], ["id", "method", "path", "status", "module",
-                                              "duration_ms", "sql_count", "event_count"])
+        return display.Table(
+            data["traces"],
+            ["id", "method", "path", "status", "module", "duration_ms", "sql_count", "event_count"],
+        )
 
     @property
     def modules(self) -> display.Table:
@@ -225,15 +233,17 @@ class Sandbox:
     def sql(self, query: str, *, explain: bool = False) -> display.Table:
         """Run a read-only SQL statement through the sandbox's SQL console."""
         data = self._api("POST", "/sandbox/sql", json={"sql": query, "explain": explain})
-        rows = [dict(zip(data["columns"], row)) for row in data["rows"]]
+        rows = [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
         return display.Table(rows, data["columns"], plan=data.get("plan"), note=data.get("note"))
 
     @property
     def db(self) -> Any:
         """Return a ``sqlite_utils.Database`` on the sandbox's file (in-process sandboxes only)."""
         if self.data_dir is None:
-            raise RuntimeError("sb.db opens the database file directly, so it works only for a "
-                               "sandbox started with Sandbox.start(). Over HTTP use sb.sql(...).")
+            raise RuntimeError(
+                "sb.db opens the database file directly, so it works only for a "
+                "sandbox started with Sandbox.start(). Over HTTP use sb.sql(...)."
+            )
         if self._db is None:
             import sqlite3
 

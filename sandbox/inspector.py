@@ -36,11 +36,17 @@ def health() -> Any:
 @bp.get("/settings")
 def settings() -> Any:
     """List every setting with its value and what it does."""
-    return {"settings": [
-        {"name": s.name, "value": current_app.config.get(s.name), "default": s.default,
-         "help": s.help}
-        for s in SETTINGS
-    ]}
+    return {
+        "settings": [
+            {
+                "name": s.name,
+                "value": current_app.config.get(s.name),
+                "default": s.default,
+                "help": s.help,
+            }
+            for s in SETTINGS
+        ]
+    }
 
 
 @bp.get("/modules")
@@ -85,8 +91,9 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise InvalidBody(f"Query parameter '{name}' must be a whole number from {low} to {high} "
-                          f"(got {raw!r}).")
+        raise InvalidBody(
+            f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
+        )
     return value
 
 
@@ -107,8 +114,11 @@ def list_traces() -> Any:
         found.append(record.summary())
         if len(found) >= limit:
             break
-    return {"traces": found, "kept": len(records()),
-            "limit": current_app.config["SANDBOX_TRACE_LIMIT"]}
+    return {
+        "traces": found,
+        "kept": len(records()),
+        "limit": current_app.config["SANDBOX_TRACE_LIMIT"],
+    }
 
 
 @bp.get("/traces/stream")
@@ -116,8 +126,11 @@ def trace_stream() -> Response:
     """Send each record as it completes, as Server-Sent Events."""
     seconds = float(current_app.config["SANDBOX_STREAM_SECONDS"])
     body = stream_with_context(stream(records(), seconds))
-    return Response(body, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Response(
+        body,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @bp.get("/traces/<trace_id>")
@@ -126,9 +139,11 @@ def get_trace(trace_id: str) -> Any:
     record = records().get(trace_id)
     if record is None:
         limit = current_app.config["SANDBOX_TRACE_LIMIT"]
-        raise NotFound(f"No record with id '{trace_id}'. The sandbox keeps the last {limit} "
-                       "records in memory (and none from before a restart); GET /sandbox/traces "
-                       "lists them.")
+        raise NotFound(
+            f"No record with id '{trace_id}'. The sandbox keeps the last {limit} "
+            "records in memory (and none from before a restart); GET /sandbox/traces "
+            "lists them."
+        )
     return jsonify(record.to_dict())
 
 
@@ -136,8 +151,11 @@ def get_trace(trace_id: str) -> Any:
 def get_progress() -> Any:
     """List every challenge and whether it is solved."""
     challenges = progress().report()
-    return {"challenges": challenges, "solved": sum(c["solved"] for c in challenges),
-            "total": len(challenges)}
+    return {
+        "challenges": challenges,
+        "solved": sum(c["solved"] for c in challenges),
+        "total": len(challenges),
+    }
 
 
 @bp.post("/reset")
@@ -148,18 +166,21 @@ def reset() -> Any:
     progress().forget()
     records().clear()
     event("sandbox", "reset: data, toggles and progress back to the start")
-    return {"status": "reset", "modules": {n: registry().is_enabled(n)
-                                           for n in registry().modules}}
+    return {"status": "reset", "modules": {n: registry().is_enabled(n) for n in registry().modules}}
 
 
 @bp.post("/sql")
 def run_sql() -> Any:
     """Run one read-only SQL statement: ``{"sql": "select ...", "explain": false}``."""
-    data = check(json_body(), [Field("sql", str, max_length=10_000),
-                               Field("explain", bool, required=False)])
+    data = check(
+        json_body(), [Field("sql", str, max_length=10_000), Field("explain", bool, required=False)]
+    )
     config = current_app.config
     return sql_console.run(
-        db.database_path(), data["sql"], explain=data.get("explain", False),
-        row_limit=config["SANDBOX_SQL_ROW_LIMIT"], time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
+        db.database_path(),
+        data["sql"],
+        explain=data.get("explain", False),
+        row_limit=config["SANDBOX_SQL_ROW_LIMIT"],
+        time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
         trace=db.trace_statement,
     )

@@ -27,8 +27,11 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 def index() -> str:
     """Show what the sandbox is, its modules with their switches, and the live requests."""
     reg = registry()
-    return render_template("index.html", modules=[reg.describe(m) for m in reg.modules.values()],
-                           lessons=lesson_names())
+    return render_template(
+        "index.html",
+        modules=[reg.describe(m) for m in reg.modules.values()],
+        lessons=lesson_names(),
+    )
 
 
 def lesson_names() -> list[str]:
@@ -42,10 +45,17 @@ def lesson(name: str) -> str:
     if name not in lesson_names():  # a known name only: no path tricks reach the file system
         raise NotFound(f"There is no lesson '{name}'. Lessons: {', '.join(lesson_names())}.")
     text = (LESSONS_DIR / f"{name}.md").read_text(encoding="utf-8")
-    html = markdown.markdown(text, extensions=["fenced_code", "tables", "toc", "codehilite"],
-                             extension_configs={"codehilite": {"guess_lang": False}})
-    return render_template("lesson.html", name=name, html=Markup(html),
-                           css=Markup(HtmlFormatter().get_style_defs(".codehilite")))
+    html = markdown.markdown(
+        text,
+        extensions=["fenced_code", "tables", "toc", "codehilite"],
+        extension_configs={"codehilite": {"guess_lang": False}},
+    )
+    return render_template(
+        "lesson.html",
+        name=name,
+        html=Markup(html),
+        css=Markup(HtmlFormatter().get_style_defs(".codehilite")),
+    )
 
 
 @bp.get("/modules/<name>/source")
@@ -53,8 +63,14 @@ def source(name: str) -> str:
     """Show a module's source, highlighted, as the running package has it."""
     module = registry().get(name)
     formatter = HtmlFormatter(linenos="table")
-    files = [{"path": f["path"], "html": Markup(highlight(f["text"], PythonLexer(), formatter))}
-             for f in module.source_files()]
-    return render_template("source.html", module=registry().describe(module), files=files,
-                           css=Markup(formatter.get_style_defs(".highlight")),
-                           debug=current_app.debug)
+    files = [
+        {"path": f["path"], "html": Markup(highlight(f["text"], PythonLexer(), formatter))}
+        for f in module.source_files()
+    ]
+    return render_template(
+        "source.html",
+        module=registry().describe(module),
+        files=files,
+        css=Markup(formatter.get_style_defs(".highlight")),
+        debug=current_app.debug,
+    )

@@ -43,8 +43,9 @@ class Progress:
             ).fetchall()
         finally:
             conn.close()
-        return {r["challenge"]: {"solved_at": r["solved_at"], "trace_id": r["trace_id"]}
-                for r in rows}
+        return {
+            r["challenge"]: {"solved_at": r["solved_at"], "trace_id": r["trace_id"]} for r in rows
+        }
 
     def forget(self) -> None:
         """Drop the in-memory cache (after a reset)."""
@@ -65,10 +66,18 @@ class Progress:
                 continue
             if reached:
                 self._save(challenge, record)
-                record.event(module_name, f"challenge solved: {challenge.title}",
-                             challenge=challenge.id)
-                buffer.publish("challenge", {"id": challenge.id, "module": module_name,
-                                             "title": challenge.title, "trace_id": record.id})
+                record.event(
+                    module_name, f"challenge solved: {challenge.title}", challenge=challenge.id
+                )
+                buffer.publish(
+                    "challenge",
+                    {
+                        "id": challenge.id,
+                        "module": module_name,
+                        "title": challenge.title,
+                        "trace_id": record.id,
+                    },
+                )
 
     def _save(self, challenge: Challenge, record: Record) -> None:
         with self._lock:
@@ -112,7 +121,8 @@ def init_app(app: Flask) -> None:
     """Check challenges against every finished record."""
     from .record import on_close
 
-    tracker = Progress(db.database_path(app), app.config["SANDBOX_WORKSPACE"],
-                       app.extensions["sandbox.registry"])
+    tracker = Progress(
+        db.database_path(app), app.config["SANDBOX_WORKSPACE"], app.extensions["sandbox.registry"]
+    )
     app.extensions["sandbox.progress"] = tracker
     on_close(app, tracker.check)

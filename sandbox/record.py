@@ -9,6 +9,7 @@ a bounded ring buffer and out on the live feed.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import secrets
 import threading
@@ -22,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, Response, current_app, g, json, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import redact
 
@@ -151,10 +153,9 @@ class RecordBuffer:
             message = (self._sequence, kind, data)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
-            try:
+            # A reader that stopped reading must not slow the server: drop its messages.
+            with contextlib.suppress(queue.Full):
                 subscriber.put_nowait(message)
-            except queue.Full:  # a reader that stopped reading must not slow the server
-                pass
 
     def subscribe(self) -> queue.Queue:
         """Start receiving live-feed messages."""
@@ -182,16 +183,12 @@ def on_close(app: Flask, listener: Callable[[Record, RecordBuffer], None]) -> No
 
 def _recorded() -> bool:
     # Reading records must not make records, or every look would flood the buffer.
-    return current_app.config["SANDBOX_RECORDS"] and not request.path.startswith(
-        "/sandbox/traces"
-    )
+    return current_app.config["SANDBOX_RECORDS"] and not request.path.startswith("/sandbox/traces")
 
 
 def _open() -> None:
     if not _recorded():
         return
-    config = current_app.config
-    data = request.get_data(cache=True)  # cached: the view can still read the body or form
     record = Record(
         id=secrets.token_hex(6),
         method=request.method,
@@ -200,12 +197,19 @@ def _open() -> None:
         query=redact.query(list(request.args.items(multi=True))),
         request={
             "headers": redact.headers(request.headers.items()),
-            "body": redact.body(data, request.content_type, config["SANDBOX_BODY_EXCERPT"]),
+            "body": None,
             "remote_addr": request.remote_addr,
         },
     )
     g.sandbox_record = record
     g.sandbox_record_token = _current.set(record)
+    try:
+        data = request.get_data(cache=True)  # cached: the view can still read the body or form
+    except RequestEntityTooLarge:
+        record.request["body"] = f"<{request.content_length} bytes: over the limit, not read>"
+        raise
+    limit = current_app.config["SANDBOX_BODY_EXCERPT"]
+    record.request["body"] = redact.body(data, request.content_type, limit)
 
 
 def _after(response: Response) -> Response:

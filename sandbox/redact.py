@@ -22,10 +22,16 @@ SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "x-auth-t
 COOKIE_HEADERS = {"cookie", "set-cookie"}
 
 # In a body we could not parse, catch `"password": "..."` and `password=...` anyway.
-_LOOSE_JSON = re.compile(r'("[^"]*(?:pass|pwd|token|secret|api[-_]?key|credential)[^"]*"\s*:\s*)'
-                         r'"(?:[^"\\]|\\.)*"', re.I)
-_LOOSE_FORM = re.compile(r"((?:^|[&\s])[^=&\s]*(?:pass|pwd|token|secret|api[-_]?key)[^=&\s]*=)"
-                         r"[^&\s]*", re.I)
+_LOOSE_JSON = re.compile(
+    r'("[^"]*(?:pass|pwd|token|secret|api[-_]?key|credential)[^"]*"\s*:\s*)'
+    r'"(?:[^"\\]|\\.)*"',
+    re.I,
+)
+_LOOSE_FORM = re.compile(
+    r"((?:^|[&\s])[^=&\s]*(?:pass|pwd|token|secret|api[-_]?key)[^=&\s]*=)"
+    r"[^&\s]*",
+    re.I,
+)
 
 
 def header(name: str, value: str) -> str:

@@ -85,8 +85,10 @@ class Module:
         """Return the module's Python files as they are in the running package."""
         folder = self.folder
         return [
-            {"path": str(p.relative_to(folder.parent.parent.parent)).replace("\\", "/"),
-             "text": p.read_text(encoding="utf-8")}
+            {
+                "path": str(p.relative_to(folder.parent.parent.parent)).replace("\\", "/"),
+                "text": p.read_text(encoding="utf-8"),
+            }
             for p in sorted(folder.rglob("*.py"))
         ]
 

@@ -21,23 +21,44 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("SANDBOX_DATA_DIR", "instance",
-            "Folder for the database, the secret key and other state (made on first start)"),
-    Setting("SANDBOX_WORKSPACE", "local",
-            "Whose data, toggles and progress this server reads; one workspace in local mode"),
-    Setting("SANDBOX_MODULES", None,
-            "Dotted paths of the module packages to load; None loads the built-in ones"),
+    Setting(
+        "SANDBOX_DATA_DIR",
+        "instance",
+        "Folder for the database, the secret key and other state (made on first start)",
+    ),
+    Setting(
+        "SANDBOX_WORKSPACE",
+        "local",
+        "Whose data, toggles and progress this server reads; one workspace in local mode",
+    ),
+    Setting(
+        "SANDBOX_MODULES",
+        None,
+        "Dotted paths of the module packages to load; None loads the built-in ones",
+    ),
     Setting("SANDBOX_TRACE_LIMIT", 500, "How many request records to keep in memory"),
-    Setting("SANDBOX_RECORDS", True,
-            "Record every request; switch off only to measure what recording costs"),
+    Setting(
+        "SANDBOX_RECORDS",
+        True,
+        "Record every request; switch off only to measure what recording costs",
+    ),
     Setting("SANDBOX_BODY_EXCERPT", 2048, "How many characters of a request body a record keeps"),
-    Setting("SANDBOX_STREAM_SECONDS", 30,
-            "How long one live-feed connection stays open before the browser reconnects"),
+    Setting(
+        "SANDBOX_STREAM_SECONDS",
+        30,
+        "How long one live-feed connection stays open before the browser reconnects",
+    ),
     Setting("SANDBOX_SQL_ROW_LIMIT", 1000, "Most rows the read-only SQL console returns"),
-    Setting("SANDBOX_SQL_TIME_LIMIT_MS", 1000,
-            "Longest a read-only SQL console query may run, in milliseconds"),
-    Setting("MAX_CONTENT_LENGTH", 1024 * 1024,
-            "Largest request body accepted, in bytes; larger ones get a 413"),
+    Setting(
+        "SANDBOX_SQL_TIME_LIMIT_MS",
+        1000,
+        "Longest a read-only SQL console query may run, in milliseconds",
+    ),
+    Setting(
+        "MAX_CONTENT_LENGTH",
+        1024 * 1024,
+        "Largest request body accepted, in bytes; larger ones get a 413",
+    ),
 )
 
 

@@ -17,9 +17,22 @@ from typing import Any
 from .errors import SandboxError
 
 # PRAGMAs that only read, and may be asked with no value: the schema, the indexes.
-READ_PRAGMAS = {"table_info", "table_xinfo", "index_list", "index_info", "index_xinfo",
-                "foreign_key_list", "table_list", "database_list", "compile_options",
-                "journal_mode", "page_count", "page_size", "user_version", "data_version"}
+READ_PRAGMAS = {
+    "table_info",
+    "table_xinfo",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "table_list",
+    "database_list",
+    "compile_options",
+    "journal_mode",
+    "page_count",
+    "page_size",
+    "user_version",
+    "data_version",
+}
 
 _READING = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
 _RECURSIVE = getattr(sqlite3, "SQLITE_RECURSIVE", 33)
@@ -41,12 +54,14 @@ class SQLRefused(SandboxError):
     title = "SQL refused"
 
 
-def run(path: Any, sql: str, *, explain: bool, row_limit: int, time_limit_ms: int,
-        trace: Any = None) -> dict[str, Any]:
+def run(
+    path: Any, sql: str, *, explain: bool, row_limit: int, time_limit_ms: int, trace: Any = None
+) -> dict[str, Any]:
     """Run one read-only statement and return its columns, rows and, if asked, its plan."""
     if not sql.strip():
-        raise SQLRefused("The 'sql' field is empty. Send a statement such as "
-                         "'select * from notes limit 5'.")
+        raise SQLRefused(
+            "The 'sql' field is empty. Send a statement such as 'select * from notes limit 5'."
+        )
     refused: list[str] = []
 
     def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, source: Any) -> int:
@@ -55,8 +70,10 @@ def run(path: Any, sql: str, *, explain: bool, row_limit: int, time_limit_ms: in
         if action == sqlite3.SQLITE_PRAGMA and arg2 is None and arg1 in READ_PRAGMAS:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
-            refused.append(f"PRAGMA {arg1}{' = ' + str(arg2) if arg2 else ''} is not one of the "
-                           f"read-only PRAGMAs allowed here ({', '.join(sorted(READ_PRAGMAS))})")
+            refused.append(
+                f"PRAGMA {arg1}{' = ' + str(arg2) if arg2 else ''} is not one of the "
+                f"read-only PRAGMAs allowed here ({', '.join(sorted(READ_PRAGMAS))})"
+            )
         else:
             refused.append(_ACTIONS.get(action, "only reading statements (SELECT) are allowed"))
         return sqlite3.SQLITE_DENY
@@ -97,11 +114,15 @@ def run(path: Any, sql: str, *, explain: bool, row_limit: int, time_limit_ms: in
 def _explain_refusal(error: Exception, refused: list[str], time_limit_ms: int) -> SQLRefused:
     message = str(error)
     if refused:
-        return SQLRefused(f"This console is read-only: {refused[0]}. Use SELECT to read data; "
-                          "change data through the API.")
+        return SQLRefused(
+            f"This console is read-only: {refused[0]}. Use SELECT to read data; "
+            "change data through the API."
+        )
     if "interrupted" in message:
-        return SQLRefused(f"The query ran longer than the limit of {time_limit_ms} ms and was "
-                          "stopped. Add a WHERE or a LIMIT, or check a recursive query ends.")
+        return SQLRefused(
+            f"The query ran longer than the limit of {time_limit_ms} ms and was "
+            "stopped. Add a WHERE or a LIMIT, or check a recursive query ends."
+        )
     if "readonly" in message or "read-only" in message:
         return SQLRefused("This console is read-only: the statement tried to write. Use SELECT.")
     if "one statement at a time" in message:

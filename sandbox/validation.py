@@ -14,8 +14,14 @@ from flask import json, request
 
 from .errors import InvalidBody, SandboxError, ValidationFailed
 
-_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number",
-               str: "a string", list: "a list", dict: "an object"}
+_TYPE_NAMES = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
 
 
 class UnsupportedMediaType(SandboxError):
@@ -50,8 +56,10 @@ def json_body() -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError as error:
-        raise InvalidBody(f"The body is not valid JSON ({error}). Check quotes, commas and "
-                          "brackets; keys need double quotes.") from None
+        raise InvalidBody(
+            f"The body is not valid JSON ({error}). Check quotes, commas and "
+            "brackets; keys need double quotes."
+        ) from None
     if not isinstance(data, dict):
         raise InvalidBody(f"The body must be a JSON object ({{...}}), not {type(data).__name__}.")
     return data
@@ -77,16 +85,23 @@ def check(data: dict[str, Any], fields: list[Field]) -> dict[str, Any]:
     for f in fields:
         if f.name not in data:
             if f.required:
-                errors.append({"field": f.name,
-                               "message": f"Required: {_TYPE_NAMES[f.type]}."})
+                errors.append({"field": f.name, "message": f"Required: {_TYPE_NAMES[f.type]}."})
             continue
         value = data[f.name]
         if not _is(value, f.type):
-            errors.append({"field": f.name, "message": f"Must be {_TYPE_NAMES[f.type]}, "
-                           f"not {json.dumps(value)[:40]}."})
+            errors.append(
+                {
+                    "field": f.name,
+                    "message": f"Must be {_TYPE_NAMES[f.type]}, not {json.dumps(value)[:40]}.",
+                }
+            )
         elif f.max_length is not None and len(value) > f.max_length:
-            errors.append({"field": f.name,
-                           "message": f"At most {f.max_length} characters ({len(value)} sent)."})
+            errors.append(
+                {
+                    "field": f.name,
+                    "message": f"At most {f.max_length} characters ({len(value)} sent).",
+                }
+            )
     if errors:
         raise ValidationFailed(errors)
     return data

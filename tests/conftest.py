@@ -66,6 +66,4 @@ WITH_PROBE = ("sandbox.modules.server", "fixtures.probe")
 @pytest.fixture
 def probe_app(tmp_path) -> Flask:
     """A sandbox that also loads the test-only ``probe`` module (tests/fixtures/probe)."""
-    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"),
-                       "SANDBOX_MODULES": WITH_PROBE})
-
+    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_MODULES": WITH_PROBE})

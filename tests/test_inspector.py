@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import is_problem
+
 from sandbox.settings import SETTINGS
 
 
@@ -33,8 +33,10 @@ def test_progress_lists_every_challenge_and_a_solve_is_saved(tmp_path):
     record = client.get(f"/sandbox/traces/{teapot.headers['X-Sandbox-Trace']}").json
     assert any(e.get("challenge") == "server.teapot" for e in record["events"])
     # Kept in the database: a restarted sandbox still knows.
-    again = {c["id"]: c for c in create_app(config).test_client().get("/sandbox/progress").json[
-        "challenges"]}
+    again = {
+        c["id"]: c
+        for c in create_app(config).test_client().get("/sandbox/progress").json["challenges"]
+    }
     assert again["server.teapot"]["solved"] is True
 
 
@@ -58,26 +60,36 @@ def test_sql_console_reads(client):
 
 
 def test_sql_console_explains_a_plan(client):
-    body = client.post("/sandbox/sql", json={"sql": "select * from notes where id = 1",
-                                             "explain": True}).json
+    body = client.post(
+        "/sandbox/sql", json={"sql": "select * from notes where id = 1", "explain": True}
+    ).json
     assert any("INTEGER PRIMARY KEY" in step["detail"] for step in body["plan"])
 
 
 def test_sql_console_caps_rows(tmp_path):
     from sandbox import create_app
 
-    client = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_SQL_ROW_LIMIT": 10}).test_client()
-    body = client.post("/sandbox/sql", json={
-        "sql": "with recursive n(x) as (select 1 union all select x + 1 from n limit 50) "
-               "select x from n"}).json
+    client = create_app(
+        {"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_SQL_ROW_LIMIT": 10}
+    ).test_client()
+    body = client.post(
+        "/sandbox/sql",
+        json={
+            "sql": "with recursive n(x) as (select 1 union all select x + 1 from n limit 50) "
+            "select x from n"
+        },
+    ).json
     assert len(body["rows"]) == 10 and body["truncated"] is True and "LIMIT" in body["note"]
 
 
 @pytest.mark.parametrize(
     ("sql", "says"),
     [
-        ("insert into notes (workspace, owner, title, created_at, updated_at) "
-         "values ('local', 'x', 'x', 'x', 'x')", "INSERT"),
+        (
+            "insert into notes (workspace, owner, title, created_at, updated_at) "
+            "values ('local', 'x', 'x', 'x', 'x')",
+            "INSERT",
+        ),
         ("update notes set title = 'gone'", "UPDATE"),
         ("delete from notes", "DELETE"),
         ("drop table notes", "read-only"),
@@ -87,8 +99,11 @@ def test_sql_console_caps_rows(tmp_path):
         ("pragma writable_schema = 1", "PRAGMA"),
         ("begin; delete from notes; commit", "read-only"),
         ("select 1; select 2", "one statement"),
-        ("with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c",
-         "limit"),
+        (
+            "with recursive c(x) as (select 1 union all select x + 1 from c) "
+            "select count(*) from c",
+            "limit",
+        ),
         ("select * from nowhere", "no such table"),
         ("selec 1", "syntax error"),
         ("   ", "empty"),
@@ -109,13 +124,18 @@ def test_sql_console_cannot_create_files(client, app, tmp_path):
     client.post("/sandbox/sql", json={"sql": f"vacuum into '{target}'"})
     assert not target.exists()
     assert sorted(p.name for p in Path(app.instance_path).iterdir() if p.suffix == ".db") == [
-        "sandbox.db"]
+        "sandbox.db"
+    ]
 
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"sql": 1}, 422), ({"query": "select 1"}, 422), ({"sql": "select 1", "explain": "yes"}, 422),
-     ({"sql": "x" * 10_001}, 422)],
+    [
+        ({"sql": 1}, 422),
+        ({"query": "select 1"}, 422),
+        ({"sql": "select 1", "explain": "yes"}, 422),
+        ({"sql": "x" * 10_001}, 422),
+    ],
 )
 def test_sql_console_bad_bodies(client, body, status):
     is_problem(client.post("/sandbox/sql", json=body), status)

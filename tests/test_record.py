@@ -7,8 +7,8 @@ import threading
 
 import pytest
 import requests
-
 from helpers import is_problem
+
 from sandbox import create_app
 
 SECRET = "hunter2-correct-horse"
@@ -83,7 +83,10 @@ def test_an_exception_is_kept_with_its_traceback_and_answered_as_a_problem(probe
         {"json": {"nested": [{"api_key": SECRET}]}},
         {"data": {"username": "ada", "password": SECRET}},
         {"data": f"password={SECRET}&x=1", "headers": {"Content-Type": "text/plain"}},
-        {"data": '{"token": "' + SECRET + '", broken', "headers": {"Content-Type": "application/json"}},
+        {
+            "data": '{"token": "' + SECRET + '", broken',
+            "headers": {"Content-Type": "application/json"},
+        },
         {"params": {"access_token": SECRET}},
         {"headers": {"Authorization": f"Bearer {SECRET}"}},
         {"headers": {"Authorization": f"Basic {SECRET}"}},
@@ -91,8 +94,19 @@ def test_an_exception_is_kept_with_its_traceback_and_answered_as_a_problem(probe
         {"headers": {"X-Api-Key": SECRET}},
         {"files": {"upload": ("a.txt", SECRET)}, "data": {"password": SECRET}},
     ],
-    ids=["json", "nested-json", "form", "text", "broken-json", "query", "bearer", "basic",
-         "cookie", "api-key-header", "multipart"],
+    ids=[
+        "json",
+        "nested-json",
+        "form",
+        "text",
+        "broken-json",
+        "query",
+        "bearer",
+        "basic",
+        "cookie",
+        "api-key-header",
+        "multipart",
+    ],
 )
 def test_secrets_appear_in_no_record(live, send):
     response = live.post("/server/post", **send)
@@ -103,8 +117,12 @@ def test_secrets_appear_in_no_record(live, send):
 
 
 def test_names_stay_visible_when_values_are_redacted(live):
-    record = live.trace(live.get("/server/get", headers={"Cookie": "session=abc; theme=dark",
-                                                         "Authorization": "Bearer xyz"}))
+    record = live.trace(
+        live.get(
+            "/server/get",
+            headers={"Cookie": "session=abc; theme=dark", "Authorization": "Bearer xyz"},
+        )
+    )
     headers = record["request"]["headers"]
     assert headers["Cookie"] == "session=[redacted]; theme=[redacted]"
     assert headers["Authorization"] == "Bearer [redacted]"
@@ -132,7 +150,8 @@ def test_records_can_be_filtered(client):
     client.get("/sandbox/health")
     assert {t["status"] for t in client.get("/sandbox/traces?status=418").json["traces"]} == {418}
     assert {t["module"] for t in client.get("/sandbox/traces?module=server").json["traces"]} == {
-        "server"}
+        "server"
+    }
     paths = [t["path"] for t in client.get("/sandbox/traces?path=/sandbox").json["traces"]]
     assert paths == ["/sandbox/health"]
     assert len(client.get("/sandbox/traces?limit=1").json["traces"]) == 1
@@ -152,6 +171,8 @@ def test_body_excerpt_is_bounded(live):
 def test_a_body_over_the_limit_is_a_413_problem_and_recorded(live):
     response = live.post("/server/post", data=b"x" * (1024 * 1024 + 1))
     assert "limit" in is_problem(response, 413)["detail"]
+    record = live.trace(response)
+    assert record["status"] == 413 and "over the limit" in record["request"]["body"]
 
 
 def test_the_live_feed_sends_each_record_as_it_completes(tmp_path):
@@ -172,7 +193,8 @@ def test_the_live_feed_sends_each_record_as_it_completes(tmp_path):
                 if line.startswith("data: "):
                     events.append(json.loads(line[6:]))
                 if any(e.get("status") == 418 for e in events) and any(
-                        e.get("id") == "server.teapot" for e in events):
+                    e.get("id") == "server.teapot" for e in events
+                ):
                     break
         trace = next(e for e in events if e.get("status") == 418)
         assert trace["path"] == "/server/status/418" and trace["module"] == "server"

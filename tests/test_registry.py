@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import is_problem
 
 from sandbox import create_app
 from sandbox.registry import BUILTIN_MODULES, load_modules
-
-from helpers import is_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +37,11 @@ def test_a_toggle_is_live_and_answers_the_module(client):
     assert body["name"] == "server" and body["enabled"] is False
     problem = is_problem(client.get("/server/get"), 404)
     assert problem["module"] == "server"
-    for way in ("PATCH /sandbox/modules/server", "sb.enable('server')",
-                "python app.py enable server"):
+    for way in (
+        "PATCH /sandbox/modules/server",
+        "sb.enable('server')",
+        "python app.py enable server",
+    ):
         assert way in problem["detail"]
     client.patch("/sandbox/modules/server", json={"enabled": True})
     assert client.get("/server/get").status_code == 200
@@ -61,8 +63,12 @@ def test_a_toggle_survives_a_restart(tmp_path):
         ('{"enabled": 1}', {"Content-Type": "application/json"}, 422, "enabled"),
         ("{}", {"Content-Type": "application/json"}, 422, "enabled"),
         ('{"enabled": true, "colour": "red"}', {"Content-Type": "application/json"}, 422, "colour"),
-        ("enabled=true", {"Content-Type": "application/x-www-form-urlencoded"}, 415,
-         "Content-Type: application/json"),
+        (
+            "enabled=true",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            "Content-Type: application/json",
+        ),
     ],
 )
 def test_a_bad_toggle_is_a_problem_that_says_how_to_fix_it(client, body, headers, status, says):
@@ -96,8 +102,12 @@ def test_hooks_run_only_while_their_module_is_on(probe_app):
 def test_a_toggle_from_another_process_reaches_a_running_server(live, tmp_path):
     assert live.get("/server/get").status_code == 200
     data_dir = live.app.instance_path
-    subprocess.run([sys.executable, "app.py", "--data-dir", data_dir, "disable", "server"],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "app.py", "--data-dir", data_dir, "disable", "server"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     deadline = time.monotonic() + 3
     while live.get("/server/get").status_code != 404:
         assert time.monotonic() < deadline, "the running server never saw the toggle"

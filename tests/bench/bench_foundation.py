@@ -44,8 +44,10 @@ def main() -> None:
         tmp = Path(name)
         print(f"python app.py to first answer (new data dir, median of 3): {startup(tmp):.3f} s")
         print(f"Sandbox.start() until it answers (median of 5):           {handle_start():.3f} s")
-        with sandbox_process(tmp / "on") as (on, _), \
-                sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, _):
+        with (
+            sandbox_process(tmp / "on") as (on, _),
+            sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, _),
+        ):
             rates = compare({"records on": on, "records off": off}, "GET", "/server/get")
         for name, rate in rates.items():
             print(f"GET /server/get, waitress, {name:<11}: {rate:8.0f} requests/s")

@@ -47,9 +47,12 @@ def sandbox_process(data_dir: Path, config: str = ""):
     (data_dir / "config.py").write_text(config, encoding="utf-8")
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--data-dir",
-                                str(data_dir)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until_up(port)
         process.startup_seconds = time.perf_counter() - started
@@ -59,8 +62,15 @@ def sandbox_process(data_dir: Path, config: str = ""):
         process.wait(timeout=10)
 
 
-def throughput(port: int, method: str, path: str, seconds: float, concurrency: int = 4,
-               body: bytes | None = None, headers: dict | None = None) -> float:
+def throughput(
+    port: int,
+    method: str,
+    path: str,
+    seconds: float,
+    concurrency: int = 4,
+    body: bytes | None = None,
+    headers: dict | None = None,
+) -> float:
     """Send requests on keep-alive connections for ``seconds``; return requests per second."""
     counts = [0] * concurrency
     errors: list[str] = []
@@ -88,8 +98,9 @@ def throughput(port: int, method: str, path: str, seconds: float, concurrency: i
     return sum(counts) / seconds
 
 
-def compare(ports: dict[str, int], method: str, path: str, rounds: int = 5,
-            seconds: float = 2.0, **kwargs) -> dict[str, float]:
+def compare(
+    ports: dict[str, int], method: str, path: str, rounds: int = 5, seconds: float = 2.0, **kwargs
+) -> dict[str, float]:
     """Measure each port in turn, ``rounds`` times; return the median rate of each."""
     for port in ports.values():  # warm up: imports, caches, first connections
         throughput(port, method, path, 0.5, **kwargs)

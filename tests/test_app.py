@@ -1,0 +1,158 @@
+"""Starting the sandbox from the command line, as a learner does."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 10) -> float:
+    """Poll until the URL answers; return how long it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        assert process.poll() is None, process.communicate()
+        try:
+            requests.get(url, timeout=0.5)
+            return time.perf_counter() - started
+        except requests.ConnectionError:
+            time.sleep(0.02)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture
+def serve(tmp_path):
+    processes = []
+
+    def start(*args: str) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append(process)
+        wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
+        return process, f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.communicate(timeout=5)  # also closes the output pipe
+
+
+def cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "app.py", "--data-dir", str(tmp_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_app_py_serves_on_loopback_and_prints_url_and_modules(serve, tmp_path):
+    process, url = serve()
+    assert requests.get(url + "/sandbox/health").json()["status"] == "ok"
+    assert requests.get(url + "/server/get").json()["url"].startswith(url)
+    process.terminate()
+    output = process.communicate(timeout=5)[0]
+    assert f"Serving on {url}/" in output
+    assert "[on ] server" in output
+    # Secure by default: not reachable on any other address of this machine.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        assert s.getsockname()[0] == "127.0.0.1"
+
+
+def test_first_start_makes_a_private_secret_key_and_a_seeded_database(serve, tmp_path):
+    serve()
+    key = tmp_path / "secret_key"
+    assert len(key.read_text()) == 64
+    if os.name == "posix":
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "sandbox.db")
+    assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("select count(*) from notes").fetchone()[0] == 3
+    conn.close()
+    tracked = subprocess.run(
+        ["git", "check-ignore", "instance/secret_key"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert tracked.returncode == 0, "instance/ must be ignored by git"
+
+
+def test_the_secret_key_survives_a_restart_and_reset_keeps_it(tmp_path):
+    cli(tmp_path, "modules")
+    key = (tmp_path / "secret_key").read_text()
+    cli(tmp_path, "--reset", "modules")
+    assert (tmp_path / "secret_key").read_text() == key
+
+
+def test_modules_enable_disable_from_the_command_line(tmp_path):
+    listed = cli(tmp_path, "modules")
+    assert listed.returncode == 0 and "[on ] server" in listed.stdout
+    assert "now off" in cli(tmp_path, "disable", "server").stdout
+    assert "[off] server" in cli(tmp_path, "modules").stdout
+    assert "now on" in cli(tmp_path, "enable", "server").stdout
+    unknown = cli(tmp_path, "enable", "nope")
+    assert unknown.returncode != 0 and "Known modules" in unknown.stderr
+
+
+def test_flask_cli_equivalents(tmp_path):
+    env = {**os.environ, "SANDBOX_DATA_DIR": str(tmp_path)}
+
+    def flask(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "now off" in flask("modules", "disable", "server")
+    assert "[off] server" in flask("modules", "list")
+    assert "now on" in flask("modules", "enable", "server")
+
+
+def test_reset_flag_wipes_state_and_reseeds(serve, tmp_path):
+    cli(tmp_path, "disable", "server")
+    _, url = serve("--reset")
+    assert requests.get(url + "/server/get").status_code == 200
+
+
+def test_a_busy_port_is_a_clear_message(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode != 0 and f"--port {port + 1}" in result.stderr
