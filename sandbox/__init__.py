@@ -17,7 +17,19 @@ __version__ = "0.1.0"
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the sandbox: settings, database, records, modules, inspector and pages."""
-    from . import db, errors, inspector, pages, progress, record, registry, secret, settings
+    from . import (
+        db,
+        errors,
+        inspector,
+        notes,
+        notes_pages,
+        pages,
+        progress,
+        record,
+        registry,
+        secret,
+        settings,
+    )
     from .cli import modules_cli
 
     config = settings.defaults()
@@ -40,8 +52,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     registry.init_app(app)
     progress.init_app(app)
+    notes.init_app(app)
     app.register_blueprint(inspector.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(notes_pages.bp)
     app.cli.add_command(modules_cli)
     return app
 

@@ -150,7 +150,8 @@ def close_db(error: BaseException | None = None) -> None:
         db.conn.close()
 
 
-def _schema_sql() -> str:
+def schema_sql() -> str:
+    """Return the text of schema.sql, the tables every data dir starts with."""
     return resources.files("sandbox").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
@@ -161,7 +162,7 @@ def init_db(app: Flask) -> None:
     try:
         # WAL lets readers read while a writer writes; the setting is kept in the file.
         conn.execute("PRAGMA journal_mode=wal")
-        conn.executescript(_schema_sql())
+        conn.executescript(schema_sql())
         seeded = conn.execute("select value from sandbox_meta where key = 'seeded_at'").fetchone()
         if seeded is None:
             with conn:

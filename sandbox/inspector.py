@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import __version__, db, sql_console
+from . import __version__, db, notes, sql_console
 from .errors import InvalidBody, NotFound
 from .progress import progress
 from .record import event, records, stream
@@ -162,6 +162,7 @@ def get_progress() -> Any:
 def reset() -> Any:
     """Put data, toggles and progress back to the seeded start, and forget the records."""
     db.reset(db.get_db().conn, db.workspace())
+    notes.memory().clear(db.workspace())
     registry().forget_state()
     progress().forget()
     records().clear()
@@ -176,7 +177,7 @@ def run_sql() -> Any:
         json_body(), [Field("sql", str, max_length=10_000), Field("explain", bool, required=False)]
     )
     config = current_app.config
-    return sql_console.run(
+    result = sql_console.run(
         db.database_path(),
         data["sql"],
         explain=data.get("explain", False),
@@ -184,3 +185,8 @@ def run_sql() -> Any:
         time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
         trace=db.trace_statement,
     )
+    if "plan" in result:
+        steps = [step["detail"] for step in result["plan"]]
+        uses_index = any("INDEX" in step for step in steps)  # not a full SCAN of a table
+        event("sandbox", "query plan: " + "; ".join(steps), uses_index=uses_index)
+    return result

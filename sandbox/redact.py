@@ -98,7 +98,9 @@ def body(data: bytes, content_type: str | None, limit: int) -> str | None:
             text = _LOOSE_JSON.sub(rf'\1"{REDACTED}"', text)
     elif mimetype == "application/x-www-form-urlencoded":
         pairs = parse_qsl(text, keep_blank_values=True)
-        text = urlencode([(k, REDACTED if SECRET_NAME.search(k) else v) for k, v in pairs])
+        text = urlencode(
+            [(k, REDACTED if SECRET_NAME.search(k) else v) for k, v in pairs], safe="[]"
+        )
     elif mimetype.startswith("multipart/"):
         return f"<{mimetype} body, {len(data)} bytes; its fields and files are not kept>"
     else:

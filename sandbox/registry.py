@@ -25,7 +25,11 @@ from . import db
 from .errors import ModuleOff, NotFound
 from .record import Record, current_record
 
-BUILTIN_MODULES = ("sandbox.modules.server",)
+BUILTIN_MODULES = (
+    "sandbox.modules.server",
+    "sandbox.modules.database",
+    "sandbox.modules.api",
+)
 
 # How long a process trusts its cached toggles before reading them again. A toggle
 # made through this process is seen at once; one made by another process (the
@@ -53,7 +57,8 @@ class Module:
 
     ``before_request(record)`` may answer the request itself by returning a
     response; ``after_request(record, response)`` may change the response.
-    Both run only while the module is on.
+    ``provides`` plugs a service into the core, e.g. ``{"note_storage": ...}``.
+    All of them count only while the module is on.
     """
 
     package: str
@@ -63,6 +68,7 @@ class Module:
     enabled_by_default: bool = True
     before_request: Callable[[Record | None], Response | None] | None = None
     after_request: Callable[[Record | None, Response], Response | None] | None = None
+    provides: dict[str, Any] = field(default_factory=dict)
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -138,6 +144,17 @@ class Registry:
         """Return the modules that are on, in registry order."""
         state = self.state()
         return [m for name, m in self.modules.items() if state[name]]
+
+    def provided(self, service: str) -> Any:
+        """Return the first on module's provider of a core service, or None."""
+        for module in self.enabled():
+            if service in module.provides:
+                return module.provides[service]
+        return None
+
+    def provider_name(self, service: str) -> str | None:
+        """Return the name of the module that can provide a service, on or off."""
+        return next((m.name for m in self.modules.values() if service in m.provides), None)
 
     def set_enabled(self, name: str, enabled: bool) -> Module:
         """Switch a module on or off, persistently, on this request's connection."""

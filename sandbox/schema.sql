@@ -36,3 +36,7 @@ CREATE TABLE IF NOT EXISTS notes (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+
+-- Lists of notes are read per workspace, newest or oldest first: this index lets
+-- SQLite find them in order without sorting the whole table (see EXPLAIN QUERY PLAN).
+CREATE INDEX IF NOT EXISTS notes_by_workspace_created ON notes (workspace, created_at);

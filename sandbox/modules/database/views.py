@@ -1,0 +1,45 @@
+"""The database module's routes: the schema, and an SQL console page for the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+
+from sandbox.db import get_db, schema_sql
+
+bp = Blueprint("database", __name__, url_prefix="/database")
+
+
+@bp.get("/schema")
+def schema() -> Any:
+    """Show every table with its columns, indexes and row count, and the schema's SQL."""
+    db = get_db()
+    tables = []
+    for table in db.tables:
+        tables.append(
+            {
+                "name": table.name,
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "notnull": bool(c.notnull),
+                        "primary_key": bool(c.is_pk),
+                    }
+                    for c in table.columns
+                ],
+                "indexes": [
+                    {"name": i.name, "columns": i.columns, "unique": bool(i.unique)}
+                    for i in table.indexes
+                ],
+                "rows": table.count,
+            }
+        )
+    return {"tables": tables, "sql": schema_sql()}
+
+
+@bp.get("/console")
+def console() -> str:
+    """Show a page to run read-only SQL from the browser (it calls POST /sandbox/sql)."""
+    return render_template("database_console.html")

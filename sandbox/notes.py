@@ -1,0 +1,304 @@
+"""The note store: the example domain's data, and the rules every door to it shares.
+
+Notes have an id, an owner, a title, a body, tags and two times. The API, the
+HTML pages and the notebooks all go through this store, so a rule written here
+(what a valid note is) holds whichever door a request came in by.
+
+Where the notes live is not decided here: a module that is on may provide a
+``note_storage`` (the database module provides SQLite). With none, notes live
+in this process's memory, and are gone when it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+
+from . import db
+from .errors import NotFound, ValidationFailed
+from .record import event
+from .registry import registry
+
+TITLE_MAX = 200
+BODY_MAX = 100_000
+TAG_MAX = 40
+TAGS_MAX = 20
+SORTS = ("created", "updated", "title")
+EDITABLE = ("title", "body", "tags")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a list of notes asks for: filters, order and one page."""
+
+    tag: str | None = None
+    q: str | None = None
+    sort: str = "created"
+    descending: bool = False
+    limit: int = 20
+    offset: int = 0
+
+
+class NoteStorage(Protocol):
+    """Where notes are kept. Every method works within one workspace."""
+
+    name: str
+
+    def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]: ...
+    def get(self, workspace: str, note_id: int) -> dict[str, Any] | None: ...
+    def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]: ...
+    def update(
+        self, workspace: str, note_id: int, fields: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+    def delete(self, workspace: str, note_id: int) -> bool: ...
+
+
+class MemoryStorage:
+    """Notes in a dict in this server: fast, simple, and lost when the server stops.
+
+    So that a learner can *see* the loss, it writes down (in the database, which
+    does survive) how many notes it holds; the next server to start compares.
+    """
+
+    name = "memory"
+
+    def __init__(self, path: Path):
+        self.path = path  # the database file, for the bookkeeping only
+        self.boot = secrets.token_hex(6)  # this server's identity, new at every start
+        self._notes: dict[str, dict[int, dict[str, Any]]] = {}
+        self._next_id: dict[str, int] = {}
+        self._checked: set[str] = set()
+        self._lock = threading.Lock()  # requests run on several threads at once
+
+    def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]:
+        with self._lock:
+            notes = [dict(n) for n in self._notes.get(workspace, {}).values()]
+        if query.tag:
+            notes = [n for n in notes if query.tag in n["tags"]]
+        if query.q:
+            needle = query.q.lower()
+            notes = [
+                n for n in notes if needle in n["title"].lower() or needle in n["body"].lower()
+            ]
+        key = {"created": "created_at", "updated": "updated_at", "title": "title"}[query.sort]
+        notes.sort(key=lambda n: (n[key], n["id"]), reverse=query.descending)
+        return notes[query.offset : query.offset + query.limit], len(notes)
+
+    def get(self, workspace: str, note_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            note = self._notes.get(workspace, {}).get(note_id)
+            return dict(note) if note else None
+
+    def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            note_id = self._next_id.get(workspace, 1)
+            self._next_id[workspace] = note_id + 1
+            stored = {"id": note_id, **note}
+            self._notes.setdefault(workspace, {})[note_id] = stored
+            count = len(self._notes[workspace])
+        self._write_count(workspace, count)
+        return dict(stored)
+
+    def update(self, workspace: str, note_id: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            note = self._notes.get(workspace, {}).get(note_id)
+            if note is None:
+                return None
+            note.update(fields)
+            return dict(note)
+
+    def delete(self, workspace: str, note_id: int) -> bool:
+        with self._lock:
+            deleted = self._notes.get(workspace, {}).pop(note_id, None) is not None
+            count = len(self._notes.get(workspace, {}))
+        if deleted:
+            self._write_count(workspace, count)
+        return deleted
+
+    def clear(self, workspace: str) -> None:
+        """Forget a workspace's notes (on reset)."""
+        with self._lock:
+            self._notes.pop(workspace, None)
+            self._next_id.pop(workspace, None)
+        self._write_count(workspace, 0)
+
+    def lost_since_last_start(self, workspace: str) -> int:
+        """Return how many notes a previous server held in memory (once per workspace)."""
+        if workspace in self._checked:
+            return 0
+        self._checked.add(workspace)
+        conn = db.connect(self.path, traced=False)  # bookkeeping, not the learner's request
+        try:
+            row = conn.execute(
+                "select value from sandbox_meta where key = ?", (f"memory_notes:{workspace}",)
+            ).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            return 0
+        saved = json.loads(row["value"])
+        if saved["boot"] == self.boot or not saved["count"]:
+            return 0
+        self._write_count(workspace, 0)
+        return saved["count"]
+
+    def _write_count(self, workspace: str, count: int) -> None:
+        conn = db.connect(self.path, traced=False)
+        try:
+            with conn:
+                conn.execute(
+                    "insert or replace into sandbox_meta (key, value) values (?, ?)",
+                    (f"memory_notes:{workspace}", json.dumps({"boot": self.boot, "count": count})),
+                )
+        finally:
+            conn.close()
+
+
+def memory() -> MemoryStorage:
+    """Return this server's in-memory note storage."""
+    return current_app.extensions["sandbox.memory_notes"]
+
+
+def storage() -> NoteStorage:
+    """Return where notes live now: a module's storage, or this server's memory."""
+    reg = registry()
+    provided = reg.provided("note_storage")
+    if provided is not None:
+        return provided
+    kept = memory()
+    provider = reg.provider_name("note_storage")
+    event(
+        "sandbox",
+        f"{provider or 'storage'} off: notes kept in memory, lost when the server stops",
+        storage="memory",
+    )
+    lost = kept.lost_since_last_start(db.workspace())
+    if lost:
+        event(
+            "sandbox",
+            f"{lost} note(s) kept in memory by the server before this one are gone: "
+            "memory does not survive a restart",
+            storage="memory",
+            lost_in_restart=lost,
+        )
+    return kept
+
+
+def init_app(app: Flask) -> None:
+    """Give this server its own in-memory note storage."""
+    app.extensions["sandbox.memory_notes"] = MemoryStorage(db.database_path(app))
+
+
+# --- the rules every door shares ---
+
+
+def _tags_errors(tags: Any) -> str | None:
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return 'Must be a list of strings, for example ["work", "ideas"].'
+    if len(tags) > TAGS_MAX:
+        return f"At most {TAGS_MAX} tags ({len(tags)} sent)."
+    for tag in tags:
+        if not tag.strip() or len(tag) > TAG_MAX:
+            return f"Each tag needs 1 to {TAG_MAX} characters ({tag!r} does not fit)."
+    return None
+
+
+def validate(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Check a note's fields; raise one 422 that lists every wrong field.
+
+    ``partial`` (for PATCH) allows any subset of the fields; otherwise ``title`` is
+    required and ``body`` and ``tags`` default to empty.
+    """
+    errors = [
+        {"field": name, "message": f"Unknown field. A note has: {', '.join(EDITABLE)}."}
+        for name in data
+        if name not in EDITABLE
+    ]
+    if "title" in data:
+        title = data["title"]
+        if not isinstance(title, str):
+            errors.append({"field": "title", "message": "Must be a string."})
+        elif not title.strip():
+            errors.append({"field": "title", "message": "Must not be empty."})
+        elif len(title) > TITLE_MAX:
+            errors.append(
+                {
+                    "field": "title",
+                    "message": f"At most {TITLE_MAX} characters ({len(title)} sent).",
+                }
+            )
+    elif not partial:
+        errors.append(
+            {"field": "title", "message": f"Required: a string of 1 to {TITLE_MAX} characters."}
+        )
+    if "body" in data:
+        if not isinstance(data["body"], str):
+            errors.append({"field": "body", "message": "Must be a string."})
+        elif len(data["body"]) > BODY_MAX:
+            errors.append({"field": "body", "message": f"At most {BODY_MAX} characters."})
+    if "tags" in data and (problem := _tags_errors(data["tags"])):
+        errors.append({"field": "tags", "message": problem})
+    if errors:
+        raise ValidationFailed(errors)
+    clean = {k: data[k] for k in EDITABLE if k in data}
+    if "title" in clean:
+        clean["title"] = clean["title"].strip()
+    if "tags" in clean:
+        clean["tags"] = list(dict.fromkeys(t.strip() for t in clean["tags"]))  # no duplicates
+    if not partial:
+        clean.setdefault("body", "")
+        clean.setdefault("tags", [])
+    return clean
+
+
+# --- the operations ---
+
+
+def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of notes and how many match in all."""
+    return storage().list(db.workspace(), query)
+
+
+def get_note(note_id: int) -> dict[str, Any]:
+    """Return one note, or raise a 404 problem."""
+    note = storage().get(db.workspace(), note_id)
+    if note is None:
+        raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
+    return note
+
+
+def create_note(data: dict[str, Any], owner: str = "guest") -> dict[str, Any]:
+    """Validate and store a new note."""
+    fields = validate(data)
+    stamp = db.now()
+    return storage().insert(
+        db.workspace(), {"owner": owner, **fields, "created_at": stamp, "updated_at": stamp}
+    )
+
+
+def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """Replace (``partial=False``) or change some fields of a note."""
+    fields = validate(data, partial=partial)
+    note = storage().update(db.workspace(), note_id, {**fields, "updated_at": db.now()})
+    if note is None:
+        raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
+    return note
+
+
+def delete_note(note_id: int) -> None:
+    """Delete a note, or raise a 404 problem."""
+    if not storage().delete(db.workspace(), note_id):
+        raise NotFound(f"There is no note {note_id}; it may be deleted already.")
+
+
+def from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Turn a database row into a note (tags are stored as JSON text)."""
+    note = {k: row[k] for k in ("id", "owner", "title", "body", "tags", "created_at", "updated_at")}
+    note["tags"] = json.loads(note["tags"]) if isinstance(note["tags"], str) else note["tags"]
+    return note

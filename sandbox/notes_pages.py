@@ -1,0 +1,91 @@
+"""Notes in the browser: server-rendered pages with forms, the classic way.
+
+These pages use the same note store as the API, so the same rules apply; they
+just answer HTML instead of JSON. They stay on when the api module is off: the
+API is one door to the notes, these pages another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug import Response
+
+from . import notes
+from .csrf import check_csrf, csrf_token
+from .errors import ValidationFailed
+
+bp = Blueprint("notes", __name__, url_prefix="/notes")
+
+
+@bp.app_context_processor
+def _inject_csrf() -> dict[str, Any]:
+    return {"csrf_token": csrf_token}
+
+
+def _form_data() -> dict[str, Any]:
+    """Read the form into the shape the note store expects."""
+    tags = [t.strip() for t in request.form.get("tags", "").split(",") if t.strip()]
+    return {
+        "title": request.form.get("title", ""),
+        "body": request.form.get("body", ""),
+        "tags": tags,
+    }
+
+
+@bp.get("/")
+def index() -> str:
+    """List notes, newest first, with an optional tag filter."""
+    tag = request.args.get("tag") or None
+    items, total = notes.list_notes(
+        notes.Query(tag=tag, sort="created", descending=True, limit=100)
+    )
+    return render_template("notes_list.html", notes=items, total=total, tag=tag)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new() -> str | Response:
+    """Show the new-note form; on POST, create the note or show what to fix."""
+    errors: dict[str, str] = {}
+    form = {"title": "", "body": "", "tags": ""}
+    if request.method == "POST":
+        check_csrf()
+        form = dict(request.form)
+        try:
+            note = notes.create_note(_form_data())
+        except ValidationFailed as failed:
+            errors = {e["field"]: e["message"] for e in failed.extra["errors"]}
+        else:
+            return redirect(url_for("notes.edit", note_id=note["id"], created=1))
+    return render_template("note_form.html", form=form, errors=errors, note=None), (
+        422 if errors else 200
+    )
+
+
+@bp.route("/<int(max=9223372036854775807):note_id>", methods=["GET", "POST"])
+def edit(note_id: int) -> str | Response:
+    """Show a note in its edit form; on POST, save it or show what to fix."""
+    note = notes.get_note(note_id)
+    errors: dict[str, str] = {}
+    form = {**note, "tags": ", ".join(note["tags"])}
+    if request.method == "POST":
+        check_csrf()
+        form = dict(request.form)
+        try:
+            note = notes.update_note(note_id, _form_data(), partial=False)
+        except ValidationFailed as failed:
+            errors = {e["field"]: e["message"] for e in failed.extra["errors"]}
+        else:
+            return redirect(url_for("notes.edit", note_id=note_id, saved=1))
+    return render_template("note_form.html", form=form, errors=errors, note=note), (
+        422 if errors else 200
+    )
+
+
+@bp.post("/<int(max=9223372036854775807):note_id>/delete")
+def delete(note_id: int) -> Response:
+    """Delete a note and go back to the list."""
+    check_csrf()
+    notes.delete_note(note_id)
+    return redirect(url_for("notes.index"))
