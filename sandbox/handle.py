@@ -66,6 +66,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._db: Any = None
+        self._settings: dict[str, Any] = {}
 
     # --- starting and stopping ---
 
@@ -84,17 +85,37 @@ class Sandbox:
         if data_dir is None:
             tmp = tempfile.TemporaryDirectory(prefix="sandbox-", ignore_cleanup_errors=True)
             data_dir = tmp.name
-        app = create_app({"SANDBOX_DATA_DIR": str(data_dir), **settings})
-        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
-        sandbox = cls(f"http://127.0.0.1:{server.server_port}", data_dir=Path(app.instance_path))
-        sandbox._server, sandbox._tmp = server, tmp
-        sandbox._thread = threading.Thread(
-            target=server.serve_forever, name="sandbox-server", daemon=True
-        )
-        sandbox._thread.start()
-        sandbox._wait_until_up()
+        sandbox = cls("", data_dir=Path(data_dir).resolve())
+        sandbox._tmp, sandbox._settings = tmp, settings
+        sandbox._serve(port)
         cls._running = sandbox
         return sandbox
+
+    def _serve(self, port: int) -> None:
+        # A new app each time: what a real restart does (memory is gone, the data dir is not).
+        app = create_app({**self._settings, "SANDBOX_DATA_DIR": str(self.data_dir)})
+        self._server = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sandbox-server", daemon=True
+        )
+        self._thread.start()
+        self._wait_until_up()
+
+    def restart(self) -> None:
+        """Stop the server and start a new one on the same data dir and port, like Ctrl+C and
+        ``python app.py`` again: what was only in memory is gone."""
+        if self._server is None:
+            raise RuntimeError(
+                "restart() works for a sandbox made by Sandbox.start(); for "
+                "python app.py, press Ctrl+C and start it again."
+            )
+        port = self._server.server_port
+        self._server.shutdown()
+        self._server.server_close()
+        self._serve(port)
 
     @classmethod
     def connect(cls, url: str = "http://127.0.0.1:5000") -> Sandbox:
