@@ -157,7 +157,7 @@ def _server_error(error: InternalServerError) -> Response:
 
 def _wants_html() -> bool:
     """Answer a browser on a page route with HTML; everything else gets JSON."""
-    if request.blueprint != "pages":
+    if request.blueprint not in ("pages", "notes"):
         return False
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "text/html" and request.accept_mimetypes["text/html"] > 0

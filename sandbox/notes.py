@@ -30,6 +30,7 @@ BODY_MAX = 100_000
 TAG_MAX = 40
 TAGS_MAX = 20
 SORTS = ("created", "updated", "title")
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot exist
 EDITABLE = ("title", "body", "tags")
 
 
@@ -267,7 +268,7 @@ def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
 
 def get_note(note_id: int) -> dict[str, Any]:
     """Return one note, or raise a 404 problem."""
-    note = storage().get(db.workspace(), note_id)
+    note = storage().get(db.workspace(), note_id) if note_id <= MAX_ID else None
     if note is None:
         raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
     return note
@@ -285,6 +286,7 @@ def create_note(data: dict[str, Any], owner: str = "guest") -> dict[str, Any]:
 def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Replace (``partial=False``) or change some fields of a note."""
     fields = validate(data, partial=partial)
+    get_note(note_id)  # a 404 for an id that does not exist, whatever the storage
     note = storage().update(db.workspace(), note_id, {**fields, "updated_at": db.now()})
     if note is None:
         raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
@@ -293,7 +295,7 @@ def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[st
 
 def delete_note(note_id: int) -> None:
     """Delete a note, or raise a 404 problem."""
-    if not storage().delete(db.workspace(), note_id):
+    if note_id > MAX_ID or not storage().delete(db.workspace(), note_id):
         raise NotFound(f"There is no note {note_id}; it may be deleted already.")
 
 

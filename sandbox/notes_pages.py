@@ -63,7 +63,7 @@ def new() -> str | Response:
     )
 
 
-@bp.route("/<int(max=9223372036854775807):note_id>", methods=["GET", "POST"])
+@bp.route("/<int:note_id>", methods=["GET", "POST"])
 def edit(note_id: int) -> str | Response:
     """Show a note in its edit form; on POST, save it or show what to fix."""
     note = notes.get_note(note_id)
@@ -83,7 +83,7 @@ def edit(note_id: int) -> str | Response:
     )
 
 
-@bp.post("/<int(max=9223372036854775807):note_id>/delete")
+@bp.post("/<int:note_id>/delete")
 def delete(note_id: int) -> Response:
     """Delete a note and go back to the list."""
     check_csrf()

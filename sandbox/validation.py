@@ -62,7 +62,27 @@ def json_body() -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise InvalidBody(f"The body must be a JSON object ({{...}}), not {type(data).__name__}.")
+    if not _is_unicode(data):
+        # JSON may escape half a character ("\ud800"); no database can store that.
+        raise InvalidBody(
+            "The body contains a lone surrogate escape such as \\ud800, which is "
+            "not a character. Send valid UTF-8 text."
+        )
     return data
+
+
+def _is_unicode(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_is_unicode(k) and _is_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_unicode(v) for v in value)
+    return True
 
 
 def _is(value: Any, expected: type) -> bool:

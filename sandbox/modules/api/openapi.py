@@ -225,7 +225,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["sql"],
         "properties": {
-            "sql": {"type": "string", "maxLength": 10_000},
+            "sql": {**TEXT, "maxLength": 10_000},
             "explain": {"type": "boolean"},
         },
     },
@@ -265,7 +265,11 @@ def paths() -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             "Notes per page",
         ),
-        query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Notes to skip"),
+        query(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
+            "Notes to skip",
+        ),
         query("tag", {"type": "string"}, "Only notes with this tag"),
         query("q", {"type": "string"}, "Only notes whose title or body contains this text"),
         query(

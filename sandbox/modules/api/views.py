@@ -132,13 +132,13 @@ def create_note() -> Response:
     return answer(note, 201, Location=url_for("api.get_note", note_id=note["id"]))
 
 
-@bp.get("/notes/<int(max=9223372036854775807):note_id>")
+@bp.get("/notes/<int:note_id>")
 def get_note(note_id: int) -> Response:
     """Return one note."""
     return answer(notes.get_note(note_id))
 
 
-@bp.put("/notes/<int(max=9223372036854775807):note_id>")
+@bp.put("/notes/<int:note_id>")
 def replace_note(note_id: int) -> Response:
     """Replace a note: fields left out go back to their defaults."""
     data = json_body()
@@ -146,7 +146,7 @@ def replace_note(note_id: int) -> Response:
     return answer(notes.update_note(note_id, data, partial=False))
 
 
-@bp.patch("/notes/<int(max=9223372036854775807):note_id>")
+@bp.patch("/notes/<int:note_id>")
 def update_note(note_id: int) -> Response:
     """Change some fields of a note; the others stay as they are."""
     data = json_body()
@@ -154,7 +154,7 @@ def update_note(note_id: int) -> Response:
     return answer(notes.update_note(note_id, data, partial=True))
 
 
-@bp.delete("/notes/<int(max=9223372036854775807):note_id>")
+@bp.delete("/notes/<int:note_id>")
 def delete_note(note_id: int) -> Response:
     """Delete a note: 204 No Content; after that it is a 404."""
     check_if_match(note_id)
