@@ -1,0 +1,542 @@
+// The live parts of the landing page: module switches, the request feed, progress, settings.
+//
+// Everything comes from the same JSON API that curl and the notebooks use. Every URL is read
+// from data- attributes that the template built with url_for, so the page keeps working when
+// the sandbox is served under a prefix (/user/alice/proxy/5000/ on JupyterHub).
+// Data is put into the page as text nodes only, never parsed as HTML: a request path or header
+// is text a learner (or an attacker) typed, and must never become markup.
+(() => {
+  "use strict";
+
+  const app = document.getElementById("sandbox");
+  if (!app) return;
+  const urls = app.dataset;
+  const MAX_ROWS = 50;
+  const COLUMNS = 7;
+
+  // --- small helpers ---------------------------------------------------------------------
+
+  /** Build an element: el("td", {class: "num", title: "..."}, "text", childNode...). */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const $ = (selector, scope = app) => scope.querySelector(selector);
+
+  /** Fill a URL template rendered with a placeholder, e.g. .../traces/__ID__. */
+  const fill = (template, placeholder, value) =>
+    template.replace(placeholder, encodeURIComponent(value));
+
+  /** The path the server records for one of our URLs: the URL without the app's prefix. */
+  const appPath = (url) => {
+    const path = url.split("?")[0];
+    return path.startsWith(urls.root) ? path.slice(urls.root.length) : path;
+  };
+
+  /** Read a JSON answer; throw the problem's detail (RFC 9457) when it is an error. */
+  async function readJSON(response) {
+    const type = response.headers.get("Content-Type") || "";
+    const data = type.includes("json") ? await response.json() : null;
+    if (!response.ok) {
+      const reason = data && (data.detail || data.title);
+      throw new Error(reason || `${response.status} ${response.statusText}`);
+    }
+    return data;
+  }
+
+  // Requests this page made itself, by their X-Sandbox-Trace id: the feed need not react to them.
+  const ownTraces = new Set();
+
+  async function api(url, options = {}) {
+    const headers = { Accept: "application/json", ...(options.headers || {}) };
+    const response = await fetch(url, { ...options, headers });
+    const trace = response.headers.get("X-Sandbox-Trace");
+    if (trace) ownTraces.add(trace);
+    return readJSON(response);
+  }
+
+  function clock(iso) {
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return iso || "";
+    return date.toLocaleTimeString([], { hour12: false });
+  }
+
+  const statusClass = (status) => (status ? `status status-${String(status)[0]}xx` : "status");
+  const ms = (value) => (typeof value === "number" ? `${value.toFixed(1)} ms` : "–");
+
+  function toast(message, kind = "info") {
+    const box = $("[data-toasts]");
+    const note = el("div", { class: `toast toast-${kind}` }, message);
+    box.append(note);
+    setTimeout(() => note.classList.add("toast-leaving"), 6000);
+    setTimeout(() => note.remove(), 6500);
+  }
+
+  // --- modules ---------------------------------------------------------------------------
+
+  const cards = () => [...app.querySelectorAll("[data-module]")];
+  const cardOf = (name) => cards().find((card) => card.dataset.module === name);
+
+  /** Show a module's state on its card, from the module JSON. */
+  function showModule(card, module) {
+    const on = Boolean(module.enabled);
+    card.dataset.enabled = String(on);
+    card.classList.toggle("is-off", !on);
+    $("[data-toggle]", card).checked = on;
+    $("[data-state]", card).textContent = on ? "On" : "Off";
+  }
+
+  function showModuleError(card, message) {
+    const box = $("[data-error]", card);
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  async function toggle(card, wanted) {
+    const input = $("[data-toggle]", card);
+    const hadFocus = document.activeElement === input;
+    input.disabled = true;
+    card.setAttribute("aria-busy", "true");
+    showModuleError(card, "");
+    try {
+      const module = await api(fill(urls.toggleUrl, "__NAME__", card.dataset.module), {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ enabled: wanted }),
+      });
+      showModule(card, module);
+    } catch (error) {
+      showModule(card, { enabled: !wanted }); // the server did not change it: say so
+      showModuleError(card, `Could not switch ${card.dataset.module}: ${error.message}`);
+    } finally {
+      input.disabled = false;
+      card.removeAttribute("aria-busy");
+      if (hadFocus) input.focus();
+    }
+  }
+
+  async function loadModules() {
+    const data = await api(urls.modulesUrl);
+    for (const module of data.modules) {
+      const card = cardOf(module.name);
+      if (card) showModule(card, module);
+    }
+  }
+
+  for (const card of cards()) {
+    $("[data-toggle]", card).addEventListener("change", (event) =>
+      toggle(card, event.target.checked),
+    );
+  }
+
+  // --- the request table -----------------------------------------------------------------
+
+  const tbody = $("[data-trace-rows]");
+  const onlyModules = $("[data-only-modules]");
+
+  function updateEmpty() {
+    $("[data-traces-empty]").hidden = tbody.querySelector("tr.trace") !== null;
+  }
+
+  function traceRow(trace) {
+    const row = el(
+      "tr",
+      {
+        class: trace.module ? "trace" : "trace trace-core",
+        tabindex: 0,
+        "aria-expanded": "false",
+        "data-trace": trace.id,
+        "data-time": trace.time,
+        "data-status": trace.status,
+      },
+      el("td", { class: "time", title: trace.time }, clock(trace.time)),
+      el("td", { class: "method" }, el("span", { class: "method-tag" }, trace.method)),
+      el("td", { class: "path" }, el("code", {}, trace.path)),
+      el("td", {}, el("span", { class: statusClass(trace.status) }, trace.status ?? "–")),
+      el("td", { class: "module-cell" }, trace.module || el("span", { class: "muted" }, "core")),
+      el("td", { class: "num" }, ms(trace.duration_ms)),
+      el("td", { class: trace.sql_count ? "num" : "num muted" }, trace.sql_count ?? 0),
+    );
+    row.addEventListener("click", () => toggleDetails(row));
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        toggleDetails(row);
+      }
+    });
+    return row;
+  }
+
+  /** Add a request to the table, newest first; the same record twice is shown once. */
+  function addTrace(trace) {
+    if (tbody.querySelector(`tr[data-trace="${CSS.escape(trace.id)}"]`)) return;
+    const row = traceRow(trace);
+    const later = [...tbody.querySelectorAll("tr.trace")].find((r) => r.dataset.time < trace.time);
+    tbody.insertBefore(row, later || null);
+    const rows = tbody.querySelectorAll("tr.trace");
+    for (const old of [...rows].slice(MAX_ROWS)) removeRow(old);
+    updateEmpty();
+  }
+
+  function removeRow(row) {
+    const details = row.nextElementSibling;
+    if (details && details.classList.contains("trace-details")) details.remove();
+    row.remove();
+  }
+
+  function clearTraces() {
+    tbody.replaceChildren();
+    updateEmpty();
+  }
+
+  async function loadTraces() {
+    const data = await api(urls.tracesUrl);
+    for (const trace of data.traces) addTrace(trace);
+  }
+
+  async function toggleDetails(row) {
+    const open = row.nextElementSibling;
+    if (open && open.classList.contains("trace-details")) {
+      open.remove();
+      row.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const cell = el("td", { colspan: COLUMNS }, el("p", { class: "muted" }, "Loading…"));
+    const details = el("tr", { class: "trace-details" }, cell);
+    row.after(details);
+    row.setAttribute("aria-expanded", "true");
+    try {
+      const record = await api(fill(urls.traceUrl, "__ID__", row.dataset.trace));
+      cell.replaceChildren(recordView(record));
+    } catch (error) {
+      cell.replaceChildren(el("p", { class: "error-text" }, error.message));
+    }
+  }
+
+  function headerTable(headers) {
+    const entries = Object.entries(headers || {});
+    if (!entries.length) return el("p", { class: "muted" }, "none");
+    return el(
+      "table",
+      { class: "kv" },
+      el("tbody", {}, ...entries.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
+    );
+  }
+
+  function block(title, ...content) {
+    return el("section", { class: "record-block" }, el("h4", {}, title), ...content);
+  }
+
+  function text(value) {
+    return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  }
+
+  /** Everything the sandbox recorded for one request, as a readable panel. */
+  function recordView(record) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(record.query || {})) {
+      for (const one of [].concat(value)) query.append(key, one);
+    }
+    const target = record.path + (query.toString() ? `?${query}` : "");
+    const request = record.request || {};
+    const response = record.response || {};
+
+    const summary = el(
+      "p",
+      { class: "record-line" },
+      el("code", {}, `${record.method} ${target}`),
+      " → ",
+      el("span", { class: statusClass(record.status) }, record.status ?? "–"),
+      el(
+        "span",
+        { class: "muted" },
+        `  ${ms(record.duration_ms)} · ${record.module || "core"} · ${record.time} · id `,
+      ),
+      el("a", { href: fill(urls.traceUrl, "__ID__", record.id), target: "_blank" }, record.id),
+    );
+
+    const sql = record.sql || [];
+    const sqlList = sql.length
+      ? el(
+          "ol",
+          { class: "sql-list" },
+          ...sql.map((s) =>
+            el(
+              "li",
+              {},
+              el("pre", { class: "code" }, s.sql),
+              el(
+                "p",
+                { class: "muted" },
+                `${ms(s.duration_ms)}`,
+                s.params && s.params.length ? ` · params ${JSON.stringify(s.params)}` : "",
+              ),
+            ),
+          ),
+        )
+      : el("p", { class: "muted" }, "No SQL statements.");
+    const dropped = record.sql_dropped
+      ? el("p", { class: "muted" }, `…and ${record.sql_dropped} more statements not kept.`)
+      : null;
+
+    const events = record.events || [];
+    const eventList = events.length
+      ? el(
+          "ul",
+          { class: "event-list" },
+          ...events.map((e) =>
+            el("li", {}, el("span", { class: "tag" }, e.module), " ", e.message),
+          ),
+        )
+      : el("p", { class: "muted" }, "No events.");
+
+    const parts = [
+      summary,
+      el(
+        "div",
+        { class: "record-grid" },
+        block(
+          "Request",
+          headerTable(request.headers),
+          request.body !== null && request.body !== undefined
+            ? el("pre", { class: "code" }, text(request.body))
+            : el("p", { class: "muted" }, "No body."),
+        ),
+        block(
+          "Response",
+          headerTable(response.headers),
+          el(
+            "p",
+            { class: "muted" },
+            typeof response.size === "number" ? `${response.size} bytes` : "Streamed body.",
+          ),
+        ),
+      ),
+      block(`SQL (${sql.length + (record.sql_dropped || 0)})`, sqlList, dropped),
+      block(`Events (${events.length})`, eventList),
+    ];
+    if (record.exception) {
+      parts.push(
+        block(
+          "Exception",
+          el(
+            "p",
+            { class: "error-text" },
+            `${record.exception.type}: ${record.exception.message}`,
+          ),
+          el("pre", { class: "code" }, record.exception.traceback || ""),
+        ),
+      );
+    }
+    return el("div", { class: "record" }, ...parts);
+  }
+
+  function applyFilter() {
+    app.classList.toggle("only-modules", onlyModules.checked);
+    try {
+      localStorage.setItem("sandbox.onlyModules", onlyModules.checked ? "1" : "");
+    } catch {
+      /* storage can be off; the filter still works for this visit */
+    }
+  }
+  try {
+    onlyModules.checked = localStorage.getItem("sandbox.onlyModules") === "1";
+  } catch {
+    /* as above */
+  }
+  onlyModules.addEventListener("change", applyFilter);
+  applyFilter();
+
+  // --- progress --------------------------------------------------------------------------
+
+  const challengeGroups = $("[data-challenges]");
+
+  function challengeItem(c) {
+    const solved = Boolean(c.solved);
+    const meta = solved
+      ? el(
+          "p",
+          { class: "challenge-meta" },
+          c.solved_at ? `Solved at ${clock(c.solved_at)}` : "Solved",
+          c.trace_id ? " by request " : "",
+          c.trace_id
+            ? el("a", { href: fill(urls.traceUrl, "__ID__", c.trace_id), target: "_blank" },
+                c.trace_id)
+            : "",
+        )
+      : el("p", { class: "challenge-meta" }, "Hint: ", c.hint);
+    return el(
+      "li",
+      { class: solved ? "challenge is-solved" : "challenge", "data-challenge": c.id,
+        "data-solved": String(solved) },
+      el("span", { class: "challenge-mark", "aria-hidden": "true" }, solved ? "✓" : ""),
+      el(
+        "div",
+        { class: "challenge-body" },
+        el("p", { class: "challenge-title" }, c.title),
+        el("p", { class: "visually-hidden" }, solved ? "Solved." : "Not solved yet."),
+        meta,
+      ),
+    );
+  }
+
+  let challenges = [];
+
+  function showProgress() {
+    // One group per module, in the order the modules come.
+    const byModule = new Map();
+    for (const c of challenges) {
+      if (!byModule.has(c.module)) byModule.set(c.module, []);
+      byModule.get(c.module).push(c);
+    }
+    challengeGroups.replaceChildren(
+      ...[...byModule].map(([module, list]) => {
+        const card = cardOf(module);
+        const title = card ? $(".module-title", card).textContent : module;
+        const done = list.filter((c) => c.solved).length;
+        return el(
+          "section",
+          { class: "challenge-group", "data-challenge-module": module },
+          el("h3", {}, title, " ", el("span", { class: "muted" }, `${done} of ${list.length}`)),
+          el("ul", { class: "challenges" }, ...list.map(challengeItem)),
+        );
+      }),
+    );
+    if (!challenges.length) {
+      challengeGroups.append(el("p", { class: "muted" }, "No challenges yet."));
+    }
+    const solved = challenges.filter((c) => c.solved).length;
+    $("[data-progress-count]").textContent = `${solved} of ${challenges.length} solved`;
+    const bar = $("[data-progress-bar]");
+    bar.max = Math.max(challenges.length, 1);
+    bar.value = solved;
+  }
+
+  async function loadProgress() {
+    challenges = (await api(urls.progressUrl)).challenges;
+    showProgress();
+  }
+
+  function onChallenge(solved) {
+    const known = challenges.find((c) => c.id === solved.id);
+    if (known) {
+      Object.assign(known, { solved: true, solved_at: new Date().toISOString(),
+                             trace_id: solved.trace_id });
+      showProgress();
+    } else {
+      loadProgress().catch(() => {});
+    }
+    toast(`Challenge solved: ${solved.title}`, "success");
+  }
+
+  // --- settings --------------------------------------------------------------------------
+
+  async function loadSettings() {
+    const data = await api(urls.settingsUrl);
+    $("[data-settings]").replaceChildren(
+      ...data.settings.map((s) => {
+        const changed = JSON.stringify(s.value) !== JSON.stringify(s.default);
+        return el(
+          "tr",
+          {},
+          el("th", { scope: "row" }, el("code", {}, s.name)),
+          el(
+            "td",
+            {},
+            el("code", {}, JSON.stringify(s.value)),
+            changed ? el("span", { class: "muted" }, ` (default ${JSON.stringify(s.default)})`) : "",
+          ),
+          el("td", {}, s.help),
+        );
+      }),
+    );
+  }
+
+  // --- reset -----------------------------------------------------------------------------
+
+  async function reloadAll() {
+    clearTraces();
+    await Promise.all([loadModules(), loadProgress(), loadTraces()]);
+  }
+
+  $("[data-reset]").addEventListener("click", async (event) => {
+    const question =
+      "Reset the sandbox? Data, module switches and progress go back to the start, " +
+      "and the recorded requests are forgotten.";
+    if (!window.confirm(question)) return;
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      await api(urls.resetUrl, { method: "POST" });
+      await reloadAll();
+      toast("The sandbox is back at the start.", "success");
+    } catch (error) {
+      toast(`Reset failed: ${error.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // --- the live feed ---------------------------------------------------------------------
+
+  const live = $("[data-live]");
+  function setLive(state, label) {
+    live.dataset.live = state;
+    live.textContent = label;
+  }
+
+  // A switch flipped or a reset done elsewhere (a notebook, curl) shows here too.
+  const modulesPath = appPath(urls.modulesUrl);
+  const resetPath = appPath(urls.resetUrl);
+  let refresh = null;
+  function onTrace(trace) {
+    addTrace(trace);
+    const changesState =
+      (trace.method === "PATCH" && trace.path.startsWith(`${modulesPath}/`)) ||
+      (trace.method === "POST" && trace.path === resetPath);
+    if (!changesState || trace.status >= 400) return;
+    // Wait a moment: our own PATCH may be announced before its answer reaches us.
+    clearTimeout(refresh);
+    refresh = setTimeout(() => {
+      if (ownTraces.has(trace.id)) return;
+      const reload = trace.path === resetPath ? reloadAll() : loadModules();
+      reload.catch(() => {});
+    }, 300);
+  }
+
+  function connect() {
+    const source = new EventSource(urls.streamUrl);
+    source.addEventListener("open", () => {
+      setLive("on", "live");
+      // The server ends the stream every 30 s; catch up on what came between two connections.
+      loadTraces().catch(() => {});
+    });
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED) {
+        // Refused outright (not just ended): EventSource gives up, so try again ourselves.
+        setLive("off", "offline");
+        setTimeout(connect, 5000);
+      } else {
+        setLive("connecting", "reconnecting");
+      }
+    });
+    source.addEventListener("trace", (event) => onTrace(JSON.parse(event.data)));
+    source.addEventListener("challenge", (event) => onChallenge(JSON.parse(event.data)));
+  }
+
+  updateEmpty();
+  connect();
+  loadTraces().catch((error) => toast(`Could not load requests: ${error.message}`, "error"));
+  loadProgress().catch((error) => toast(`Could not load progress: ${error.message}`, "error"));
+  loadSettings().catch((error) => toast(`Could not load settings: ${error.message}`, "error"));
+})();
