@@ -10,6 +10,7 @@ a bounded ring buffer and out on the live feed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import secrets
 import threading
@@ -126,17 +127,17 @@ class RecordBuffer:
             self._records[record.id] = record
             while len(self._records) > self.limit:
                 self._records.popitem(last=False)
-        self.publish("trace", record.summary())
+        if self._subscribers:  # nobody watching: no summary to build
+            self.publish("trace", record.summary())
 
     def get(self, record_id: str) -> Record | None:
         """Return one record by id."""
         return self._records.get(record_id)
 
     def recent(self, limit: int | None = None) -> list[Record]:
-        """Return records newest first."""
+        """Return records newest first (only the newest ``limit``: checks run on every request)."""
         with self._lock:
-            records = list(reversed(self._records.values()))
-        return records[:limit] if limit else records
+            return list(itertools.islice(reversed(self._records.values()), limit))
 
     def clear(self) -> None:
         """Forget every record."""

@@ -7,6 +7,7 @@ attacker could reuse: passwords, tokens, session cookies. Names stay visible
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -34,24 +35,35 @@ _LOOSE_FORM = re.compile(
 )
 
 
-def header(name: str, value: str) -> str:
-    """Redact one header value, keeping what is safe to show."""
+@functools.lru_cache(maxsize=512)
+def _kind(name: str) -> str:
+    """Classify a header name once; every request sends mostly the same few names."""
     lower = name.lower()
     if lower in SECRET_HEADERS:
+        return "credential"
+    if lower in COOKIE_HEADERS:
+        return lower
+    return "secret" if SECRET_NAME.search(name) else "plain"
+
+
+def header(name: str, value: str) -> str:
+    """Redact one header value, keeping what is safe to show."""
+    kind = _kind(name)
+    if kind == "plain":
+        return value
+    if kind == "credential":
         scheme, _, rest = value.partition(" ")
         return f"{scheme} {REDACTED}" if rest else REDACTED
-    if lower == "cookie":
+    if kind == "cookie":
         # "a=1; b=2" -> "a=[redacted]; b=[redacted]": names teach, values are secrets.
         names = [part.split("=", 1)[0].strip() for part in value.split(";") if part.strip()]
         return "; ".join(f"{n}={REDACTED}" for n in names)
-    if lower == "set-cookie":
+    if kind == "set-cookie":
         # Keep the attributes (HttpOnly, SameSite...): they are what a learner should see.
         first, _, attributes = value.partition(";")
         name = first.split("=", 1)[0].strip()
         return f"{name}={REDACTED}" + (f";{attributes}" if attributes else "")
-    if SECRET_NAME.search(name):
-        return REDACTED
-    return value
+    return REDACTED
 
 
 def headers(items: Any) -> dict[str, str]:
