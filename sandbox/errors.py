@@ -37,6 +37,12 @@ class InvalidBody(SandboxError):
     title = "Invalid request body"
 
 
+class InvalidQuery(SandboxError):
+    """A query-string parameter is unknown or has a value that does not fit."""
+
+    title = "Invalid query parameter"
+
+
 class ValidationFailed(SandboxError):
     """The body was readable but its fields are wrong; ``errors`` names each one."""
 

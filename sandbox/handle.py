@@ -99,7 +99,10 @@ class Sandbox:
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-server", daemon=True
+            target=self._server.serve_forever,
+            args=(0.05,),  # stop() and restart() wait at most this long
+            name="sandbox-server",
+            daemon=True,
         )
         self._thread.start()
         self._wait_until_up()

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from . import __version__, db, notes, sql_console
-from .errors import InvalidBody, NotFound
+from .errors import InvalidQuery, NotFound
 from .progress import progress
 from .record import event, records, stream
 from .registry import registry
@@ -91,7 +91,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise InvalidBody(
+        raise InvalidQuery(
             f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
         )
     return value

@@ -278,15 +278,23 @@ def create_note(data: dict[str, Any], owner: str = "guest") -> dict[str, Any]:
     """Validate and store a new note."""
     fields = validate(data)
     stamp = db.now()
-    return storage().insert(
-        db.workspace(), {"owner": owner, **fields, "created_at": stamp, "updated_at": stamp}
-    )
+    note = {
+        "owner": owner,
+        "title": fields["title"],
+        "body": fields["body"],
+        "tags": fields["tags"],
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+    return storage().insert(db.workspace(), note)
 
 
 def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Replace (``partial=False``) or change some fields of a note."""
     fields = validate(data, partial=partial)
-    get_note(note_id)  # a 404 for an id that does not exist, whatever the storage
+    current = get_note(note_id)  # a 404 for an id that does not exist, whatever the storage
+    if all(current[k] == v for k, v in fields.items()):
+        return current  # nothing changes: no write, and updated_at and the ETag stay as they are
     note = storage().update(db.workspace(), note_id, {**fields, "updated_at": db.now()})
     if note is None:
         raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
@@ -302,5 +310,17 @@ def delete_note(note_id: int) -> None:
 def from_row(row: dict[str, Any]) -> dict[str, Any]:
     """Turn a database row into a note (tags are stored as JSON text)."""
     note = {k: row[k] for k in ("id", "owner", "title", "body", "tags", "created_at", "updated_at")}
-    note["tags"] = json.loads(note["tags"]) if isinstance(note["tags"], str) else note["tags"]
+    try:
+        tags = json.loads(note["tags"])
+    except (TypeError, ValueError):
+        tags = None
+    if not isinstance(tags, list):
+        # A row written around the note store (sb.db, say) can hold anything: show it, say so.
+        event(
+            "sandbox",
+            f"note {note['id']} has tags that are not a JSON list "
+            f"({str(note['tags'])[:40]!r}): shown as []",
+        )
+        tags = []
+    note["tags"] = tags
     return note

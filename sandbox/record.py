@@ -193,7 +193,7 @@ def _open() -> None:
     record = Record(
         id=secrets.token_hex(6),
         method=request.method,
-        path=request.path,
+        path=redact.path(request.path, request.view_args),
         time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         query=redact.query(list(request.args.items(multi=True))),
         request={
@@ -220,8 +220,9 @@ def _after(response: Response) -> Response:
         record.status = response.status_code
         record.response = {
             "headers": redact.headers(response.headers.items()),
-            # None for a streamed body: its size is not known until it has been sent.
-            "size": response.calculate_content_length(),
+            # None for a streamed body: its size is not known until it has been sent (and
+            # asking would make werkzeug read the whole stream first).
+            "size": None if response.is_streamed else response.calculate_content_length(),
         }
     return response
 

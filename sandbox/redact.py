@@ -84,6 +84,14 @@ def fields(value: Any) -> Any:
     return value
 
 
+def path(value: str, view_args: dict[str, Any] | None) -> str:
+    """Redact path segments that a route names like a secret (``/basic-auth/<user>/<passwd>``)."""
+    secrets = {str(v) for k, v in (view_args or {}).items() if SECRET_NAME.search(k) and v != ""}
+    if not secrets:
+        return value
+    return "/".join(REDACTED if part in secrets else part for part in value.split("/"))
+
+
 def query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Redact query-string pairs; a repeated key becomes a list."""
     out: dict[str, Any] = {}

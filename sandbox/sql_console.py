@@ -16,14 +16,17 @@ from typing import Any
 
 from .errors import SandboxError
 
-# PRAGMAs that only read, and may be asked with no value: the schema, the indexes.
-READ_PRAGMAS = {
+# PRAGMAs that only read. Asked with no value they report a setting; these first ones
+# also take a table or index name (table_info(notes)), which is a read too.
+NAMED_PRAGMAS = {
     "table_info",
     "table_xinfo",
     "index_list",
     "index_info",
     "index_xinfo",
     "foreign_key_list",
+}
+READ_PRAGMAS = NAMED_PRAGMAS | {
     "table_list",
     "database_list",
     "compile_options",
@@ -67,7 +70,15 @@ def run(
     def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, source: Any) -> int:
         if action in _READING or action == _RECURSIVE:
             return sqlite3.SQLITE_OK
-        if action == sqlite3.SQLITE_PRAGMA and arg2 is None and arg1 in READ_PRAGMAS:
+        if (
+            action == sqlite3.SQLITE_PRAGMA
+            and arg1 in READ_PRAGMAS
+            and (arg2 is None or arg1 in NAMED_PRAGMAS)
+        ):
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master":
+            # SQLite asks this when a table-valued function (json_each, pragma_table_info)
+            # is first used; the file is open read-only, so no real write could succeed.
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA:
             refused.append(

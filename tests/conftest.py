@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import requests
 from flask import Flask
+from helpers import LiveServer
 from werkzeug.serving import make_server
 
 from sandbox import create_app
@@ -26,33 +26,12 @@ def client(app):
     return app.test_client()
 
 
-@dataclass
-class LiveServer:
-    """A sandbox served over real HTTP on a free port."""
-
-    app: Flask
-    url: str
-    session: requests.Session
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.session.get(self.url + path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.session.post(self.url + path, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.url + path, **kwargs)
-
-    def trace(self, response: requests.Response) -> dict:
-        """Return the record of a response, by its X-Sandbox-Trace header."""
-        return self.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}").json()
-
-
 @pytest.fixture
 def live(app) -> Iterator[LiveServer]:
     """Serve the app over real HTTP on 127.0.0.1 and a free port, in a thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the next poll.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     with requests.Session() as session:
         yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)

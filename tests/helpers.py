@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import requests
+from flask import Flask
+
+
+@dataclass
+class LiveServer:
+    """A sandbox served over real HTTP on a free port."""
+
+    app: Flask
+    url: str
+    session: requests.Session
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.session.post(self.url + path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.url + path, **kwargs)
+
+    def trace(self, response: requests.Response) -> dict:
+        """Return the record of a response, by its X-Sandbox-Trace header."""
+        return self.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}").json()
+
 
 def is_problem(response, status: int) -> dict:
     """Assert a response is an RFC 9457 problem with this status and return its body."""

@@ -266,3 +266,42 @@ def test_challenge_lost_update(client):
     client.patch("/api/notes/2", json={"body": "mine"})
     client.patch("/api/notes/2", json={"body": "theirs"}, headers={"If-Match": etag})
     assert "api.lost_update" in solved(client)
+
+
+def test_empty_answers_carry_no_content_type(client):
+    etag = client.get("/api/notes/1").headers["ETag"]
+    not_modified = client.get("/api/notes/1", headers={"If-None-Match": etag})
+    assert "Content-Type" not in not_modified.headers
+    assert "Content-Type" not in client.delete("/api/notes/1").headers
+
+
+def test_a_patch_that_changes_nothing_writes_nothing(client):
+    before = client.get("/api/notes/1")
+    after = client.patch("/api/notes/1", json={})
+    assert after.json == before.json and after.headers["ETag"] == before.headers["ETag"]
+    same_title = client.patch("/api/notes/1", json={"title": before.json["title"]})
+    assert same_title.json["updated_at"] == before.json["updated_at"]
+
+
+def test_fields_come_in_the_same_order_from_every_endpoint(client):
+    created = client.post("/api/notes", json={"tags": ["a"], "body": "b", "title": "t"}).json
+    assert list(created) == list(client.get(f"/api/notes/{created['id']}").json)
+
+
+def test_query_problems_say_it_is_the_query(client):
+    assert is_problem(client.get("/api/notes?limit=0"), 400)["title"] == "Invalid query parameter"
+
+
+def test_a_row_with_broken_tags_is_shown_not_a_500(app, client):
+    import sqlite3
+    from pathlib import Path
+
+    conn = sqlite3.connect(Path(app.instance_path) / "sandbox.db")
+    with conn:
+        conn.execute("update notes set tags = 'oops' where id = 1")
+    conn.close()
+    response = client.get("/api/notes")
+    assert response.status_code == 200
+    assert response.json["items"][0]["tags"] == []
+    record = client.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}").json
+    assert any("not a JSON list" in e["message"] for e in record["events"])

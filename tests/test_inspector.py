@@ -150,3 +150,29 @@ def test_unknown_routes_and_methods_are_problems(client):
 def test_a_browser_gets_an_html_error_page_on_page_routes(client):
     response = client.get("/lessons/nope", headers={"Accept": "text/html"})
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select value from json_each('[1, 2]')",
+        "select name from pragma_table_info('notes')",
+        "pragma table_info(notes)",
+        "pragma index_list(notes)",
+        "select n.title from notes n, json_each(n.tags) t where t.value = 'welcome'",
+    ],
+)
+def test_sql_console_reads_with_table_valued_functions_and_schema_pragmas(client, sql):
+    response = client.post("/sandbox/sql", json={"sql": sql})
+    assert response.status_code == 200, response.json
+    assert response.json["rows"]
+
+
+def test_sql_console_still_refuses_writing_the_schema(client):
+    problem = is_problem(
+        client.post(
+            "/sandbox/sql", json={"sql": "update sqlite_master set sql = 'x' where name = 'notes'"}
+        ),
+        400,
+    )
+    assert problem["title"] == "SQL refused"

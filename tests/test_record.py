@@ -201,3 +201,11 @@ def test_the_live_feed_sends_each_record_as_it_completes(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_path_segments_named_like_secrets_are_redacted(live):
+    response = live.get("/server/basic-auth/ada/s3cret-pass", auth=("ada", "s3cret-pass"))
+    assert response.status_code == 200
+    record = live.trace(response)
+    assert record["path"] == "/server/basic-auth/ada/[redacted]"
+    assert "s3cret-pass" not in json.dumps(record)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, json, render_template, request, send_from_directory, url_for
 
 from sandbox import notes
-from sandbox.errors import InvalidBody, SandboxError
+from sandbox.errors import InvalidQuery, SandboxError
 from sandbox.validation import json_body
 
 from .openapi import document
@@ -25,6 +25,13 @@ class PreconditionFailed(SandboxError):
 
     status = 412
     title = "Precondition failed"
+
+
+def no_content(status: int) -> Response:
+    """Answer with a status and no body (so no Content-Type either)."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
 
 
 def encode(data: Any) -> bytes:
@@ -43,7 +50,7 @@ def answer(data: Any, status: int = 200, **headers: str) -> Response:
     tag = etag(body)
     # If-None-Match: "send it only if it changed". A match means the client's copy is current.
     if request.method == "GET" and request.if_none_match.contains_weak(tag):
-        response = Response(status=304)
+        response = no_content(304)
     else:
         response = Response(body, status=status, mimetype="application/json", headers=headers)
     response.set_etag(tag)
@@ -68,7 +75,7 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidBody(
+        raise InvalidQuery(
             f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
         )
     return int(raw)
@@ -77,10 +84,12 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
 def _list_query() -> notes.Query:
     unknown = sorted(set(request.args) - set(LIST_PARAMS))
     if unknown:
-        raise InvalidBody(f"Unknown query parameter {unknown[0]!r}. Use: {', '.join(LIST_PARAMS)}.")
+        raise InvalidQuery(
+            f"Unknown query parameter {unknown[0]!r}. Use: {', '.join(LIST_PARAMS)}."
+        )
     sort = request.args.get("sort", "created")
     if sort not in SORTS:
-        raise InvalidBody(
+        raise InvalidQuery(
             f"sort must be one of {', '.join(SORTS)} ('-' means descending); got {sort!r}."
         )
     return notes.Query(
@@ -159,7 +168,7 @@ def delete_note(note_id: int) -> Response:
     """Delete a note: 204 No Content; after that it is a 404."""
     check_if_match(note_id)
     notes.delete_note(note_id)
-    return Response(status=204)
+    return no_content(204)
 
 
 @bp.get("/openapi.json")
