@@ -62,8 +62,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def __getattr__(name: str) -> Any:
     # `from sandbox import Sandbox` without importing requests for every use of the app.
-    if name == "Sandbox":
-        from .handle import Sandbox
+    if name in ("Sandbox", "SandboxProblem"):
+        from . import handle
 
-        return Sandbox
+        return getattr(handle, name)
     raise AttributeError(name)

@@ -211,19 +211,26 @@ class Sandbox:
 
     # --- looking inside ---
 
-    def trace(self, trace_id: str | None = None) -> display.Trace:
-        """Return the record of a request: the last one sent with this handle by default."""
-        if trace_id is None:
+    def trace(self, which: str | requests.Response | None = None) -> display.Trace:
+        """Return the record of a request: the last one by default, or a response's, or an id."""
+        if isinstance(which, requests.Response):
+            which = which.headers.get("X-Sandbox-Trace")
+        if which is None:
             if self.last is None or self.last.trace_id is None:
                 raise LookupError("No request sent yet: try sb.get('/server/get') first.")
-            trace_id = self.last.trace_id
-        return display.Trace(self._api("GET", f"/sandbox/traces/{trace_id}"))
+            which = self.last.trace_id
+        return display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
 
-    def traces(self, **filters: Any) -> display.Table:
-        """List recent records, newest first (filters: module, status, method, path, limit)."""
-        data = self._api("GET", "/sandbox/traces", params=filters)
+    def traces(self, *, everything: bool = False, limit: int = 20, **filters: Any) -> display.Table:
+        """List recent records, newest first (filters: module, status, method, path).
+
+        The handle's own calls (sb.progress(), sb.sql()...) go to /sandbox/ and are left
+        out unless ``everything=True``.
+        """
+        data = self._api("GET", "/sandbox/traces", params={**filters, "limit": 500})
+        rows = [t for t in data["traces"] if everything or not t["path"].startswith("/sandbox/")]
         return display.Table(
-            data["traces"],
+            rows[:limit],
             ["id", "method", "path", "status", "module", "duration_ms", "sql_count", "event_count"],
         )
 
@@ -241,17 +248,24 @@ class Sandbox:
         """Switch a module off."""
         return self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": False})
 
-    def source(self, name: str) -> display.Source:
-        """Show the source of the code behind a module, as the running sandbox has it."""
-        return display.Source(self._api("GET", f"/sandbox/modules/{name}/source"))
+    def source(self, name: str, file: str | None = None) -> display.Source:
+        """Show the code behind a module as the running sandbox has it (one file, if named)."""
+        data = self._api("GET", f"/sandbox/modules/{name}/source")
+        if file is not None:
+            data["files"] = [f for f in data["files"] if f["path"].endswith("/" + file)]
+            if not data["files"]:
+                raise LookupError(f"Module {name!r} has no file {file!r}.")
+        return display.Source(data)
 
-    def progress(self) -> display.Table:
-        """Show every challenge and whether it is solved."""
+    def progress(self, module: str | None = None) -> display.Table:
+        """Show every challenge (or one module's) and whether it is solved."""
         data = self._api("GET", "/sandbox/progress")
-        return display.Table(data["challenges"], ["module", "title", "solved", "hint"])
+        rows = [c for c in data["challenges"] if module is None or c["module"] == module]
+        return display.Table(rows, ["id", "title", "solved", "hint"])
 
     def reset(self) -> dict[str, Any]:
-        """Put data, toggles and progress back to the start."""
+        """Put data, toggles and progress back to the start, and forget this handle's cookies."""
+        self.session.cookies.clear()
         return self._api("POST", "/sandbox/reset")
 
     def sql(self, query: str, *, explain: bool = False) -> display.Table:

@@ -118,3 +118,20 @@ def test_connect_drives_a_sandbox_over_http_only(sb):
 def test_connect_to_nothing_says_how_to_start_one():
     with pytest.raises(ConnectionError, match="python app.py"):
         Sandbox.connect("http://127.0.0.1:9")
+
+
+def test_handle_conveniences(sb):
+    from sandbox import SandboxProblem as Exported
+
+    assert Exported is SandboxProblem
+    first = sb.get("/server/redirect/2")
+    assert sb.trace(first.history[0])["path"] == "/server/redirect/2"
+    sb.progress()
+    assert all(not t["path"].startswith("/sandbox/") for t in sb.traces())
+    assert any(t["path"].startswith("/sandbox/") for t in sb.traces(everything=True))
+    assert {c["id"].split(".")[0] for c in sb.progress(module="server")} == {"server"}
+    files = sb.source("server", "auth.py")["files"]
+    assert [f["path"] for f in files] == ["sandbox/modules/server/auth.py"]
+    sb.get("/server/cookies/set?flavour=mint")
+    sb.reset()
+    assert not sb.session.cookies
