@@ -225,9 +225,10 @@ class Sandbox:
         """List recent records, newest first (filters: module, status, method, path).
 
         The handle's own calls (sb.progress(), sb.sql()...) go to /sandbox/ and are left
-        out unless ``everything=True``.
+        out unless ``everything=True`` or a ``path`` filter asks for them.
         """
         data = self._api("GET", "/sandbox/traces", params={**filters, "limit": 500})
+        everything = everything or "path" in filters  # asked for a path: show what matches
         rows = [t for t in data["traces"] if everything or not t["path"].startswith("/sandbox/")]
         return display.Table(
             rows[:limit],
