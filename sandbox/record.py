@@ -33,6 +33,15 @@ _current: ContextVar[Record | None] = ContextVar("sandbox_record", default=None)
 # A request that runs more statements than this keeps the first ones and a count of the rest.
 SQL_KEPT = 200
 
+# Record ids: a random prefix per server start, then a counter. Unique, short, in order,
+# and cheap: a random id per request would ask the OS for randomness on every request.
+_ID_PREFIX = secrets.token_hex(2)
+_id_counter = itertools.count(1)  # next() on a count is atomic in CPython: thread-safe
+
+
+def _new_id() -> str:
+    return f"{_ID_PREFIX}{next(_id_counter):08x}"
+
 
 @dataclass
 class Record:
@@ -41,7 +50,7 @@ class Record:
     id: str
     method: str
     path: str
-    time: str
+    wall: float  # when it started, seconds since the epoch; shown as ISO 8601 in ``time``
     query: dict[str, Any] = field(default_factory=dict)
     module: str | None = None
     status: int | None = None
@@ -73,9 +82,19 @@ class Record:
             "traceback": "".join(traceback.format_exception(error)),
         }
 
+    @property
+    def time(self) -> str:
+        """Return when the request started, as ISO 8601 in UTC."""
+        return datetime.fromtimestamp(self.wall, timezone.utc).isoformat(timespec="milliseconds")
+
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-ready data."""
-        data = {k: v for k, v in self.__dict__.items() if k != "started"}
+        data = {"id": self.id, "method": self.method, "path": self.path, "time": self.time}
+        data.update(
+            (k, v)
+            for k, v in self.__dict__.items()
+            if k not in ("id", "method", "path", "wall", "started")
+        )
         if not self.sql_dropped:
             del data["sql_dropped"]
         return data
@@ -182,35 +201,34 @@ def on_close(app: Flask, listener: Callable[[Record, RecordBuffer], None]) -> No
     app.extensions["sandbox.record_listeners"].append(listener)
 
 
-def _recorded() -> bool:
-    # Reading records must not make records, or every look would flood the buffer.
-    return current_app.config["SANDBOX_RECORDS"] and not request.path.startswith("/sandbox/traces")
-
-
 def _open() -> None:
-    if not _recorded():
+    req = request._get_current_object()  # one context lookup, not one per attribute
+    config = current_app.config
+    # Reading records must not make records, or every look would flood the buffer.
+    if not config["SANDBOX_RECORDS"] or req.path.startswith("/sandbox/traces"):
         return
     record = Record(
-        id=secrets.token_hex(6),
-        method=request.method,
-        path=redact.path(request.path, request.view_args),
-        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-        query=redact.query(list(request.args.items(multi=True))),
+        id=_new_id(),
+        method=req.method,
+        path=redact.path(req.path, req.view_args) if req.view_args else req.path,
+        wall=time.time(),
+        query=redact.query(list(req.args.items(multi=True))) if req.query_string else {},
         request={
-            "headers": redact.headers(request.headers.items()),
+            "headers": redact.headers(req.headers.items()),
             "body": None,
-            "remote_addr": request.remote_addr,
+            "remote_addr": req.remote_addr,
         },
     )
     g.sandbox_record = record
     g.sandbox_record_token = _current.set(record)
+    if not req.content_length and "HTTP_TRANSFER_ENCODING" not in req.environ:
+        return  # no body to read (a GET, say)
     try:
-        data = request.get_data(cache=True)  # cached: the view can still read the body or form
+        data = req.get_data(cache=True)  # cached: the view can still read the body or form
     except RequestEntityTooLarge:
-        record.request["body"] = f"<{request.content_length} bytes: over the limit, not read>"
+        record.request["body"] = f"<{req.content_length} bytes: over the limit, not read>"
         raise
-    limit = current_app.config["SANDBOX_BODY_EXCERPT"]
-    record.request["body"] = redact.body(data, request.content_type, limit)
+    record.request["body"] = redact.body(data, req.content_type, config["SANDBOX_BODY_EXCERPT"])
 
 
 def _after(response: Response) -> Response:

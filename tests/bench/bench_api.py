@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.common import compare, sandbox_process  # noqa: E402
+from tests.bench.common import compare, report, sandbox_process  # noqa: E402
 
 NOTES = 10_000
 
@@ -71,17 +71,13 @@ def main() -> None:
         for folder in ("on", "off"):
             seed(tmp / folder)
         with (
-            sandbox_process(tmp / "on") as (on, _),
-            sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, _),
+            sandbox_process(tmp / "on") as (on, p_on),
+            sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, p_off),
         ):
             ports = {"records on": on, "records off": off}
+            pids = {"records on": p_on.pid, "records off": p_off.pid}
             for path in ("/api/notes/5000", "/api/notes?limit=20"):
-                rates = compare(ports, "GET", path)
-                for label, rate in rates.items():
-                    print(f"GET {path:<20} {label:<11}: {rate:7.0f} requests/s")
-                print(
-                    f"GET {path:<20} ratio on/off: {rates['records on'] / rates['records off']:.2f}"
-                )
+                report(f"GET {path:<20}", compare(ports, "GET", path, pids=pids))
             for sql in (
                 "select count(*) from notes",
                 "select id, title from notes where workspace = 'local' "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.common import compare, sandbox_process  # noqa: E402
+from tests.bench.common import compare, report, sandbox_process  # noqa: E402
 
 
 def startup(tmp: Path) -> float:
@@ -45,13 +45,16 @@ def main() -> None:
         print(f"python app.py to first answer (new data dir, median of 3): {startup(tmp):.3f} s")
         print(f"Sandbox.start() until it answers (median of 5):           {handle_start():.3f} s")
         with (
-            sandbox_process(tmp / "on") as (on, _),
-            sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, _),
+            sandbox_process(tmp / "on") as (on, p_on),
+            sandbox_process(tmp / "off", "SANDBOX_RECORDS = False\n") as (off, p_off),
         ):
-            rates = compare({"records on": on, "records off": off}, "GET", "/server/get")
-        for name, rate in rates.items():
-            print(f"GET /server/get, waitress, {name:<11}: {rate:8.0f} requests/s")
-        print(f"ratio on/off: {rates['records on'] / rates['records off']:.2f} (goal: >= 0.90)")
+            result = compare(
+                {"records on": on, "records off": off},
+                "GET",
+                "/server/get",
+                pids={"records on": p_on.pid, "records off": p_off.pid},
+            )
+        report("GET /server/get, waitress,", result)
 
 
 if __name__ == "__main__":

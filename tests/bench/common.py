@@ -99,13 +99,50 @@ def throughput(
 
 
 def compare(
-    ports: dict[str, int], method: str, path: str, rounds: int = 5, seconds: float = 2.0, **kwargs
+    ports: dict[str, int],
+    method: str,
+    path: str,
+    rounds: int = 5,
+    seconds: float = 2.0,
+    pids: dict[str, int] | None = None,
+    **kwargs,
 ) -> dict[str, float]:
-    """Measure each port in turn, ``rounds`` times; return the median rate of each."""
+    """Measure each port in turn, ``rounds`` times; return the median rate of each.
+
+    With ``pids`` it also returns, as ``"<name> cpu_us"``, the server process's CPU time
+    per request: on a 2-core laptop the load generator competes with the server for
+    CPU, so throughput is noisy, while CPU spent per request is what recording adds.
+    """
+    import psutil  # measures a process's CPU time on every OS
+
     for port in ports.values():  # warm up: imports, caches, first connections
         throughput(port, method, path, 0.5, **kwargs)
     rates: dict[str, list[float]] = {name: [] for name in ports}
+    cpu: dict[str, list[float]] = {name: [] for name in ports}
     for _ in range(rounds):
         for name, port in ports.items():
-            rates[name].append(throughput(port, method, path, seconds, **kwargs))
-    return {name: statistics.median(values) for name, values in rates.items()}
+            process = psutil.Process(pids[name]) if pids else None
+            before = sum(process.cpu_times()[:2]) if process else 0.0
+            rate = throughput(port, method, path, seconds, **kwargs)
+            rates[name].append(rate)
+            if process:
+                cpu[name].append((sum(process.cpu_times()[:2]) - before) / (rate * seconds) * 1e6)
+    result = {name: statistics.median(values) for name, values in rates.items()}
+    if pids:
+        result.update({f"{name} cpu_us": statistics.median(v) for name, v in cpu.items()})
+    return result
+
+
+def report(label: str, result: dict[str, float]) -> None:
+    """Print throughput and CPU per request for "records on" and "records off"."""
+    for name in ("records on", "records off"):
+        line = f"{label} {name:<11}: {result[name]:7.0f} requests/s"
+        if f"{name} cpu_us" in result:
+            line += f", {result[name + ' cpu_us']:6.0f} us of server CPU per request"
+        print(line)
+    ratio = result["records on"] / result["records off"]
+    line = f"{label} throughput ratio on/off: {ratio:.2f}"
+    if "records on cpu_us" in result:
+        cost = result["records off cpu_us"] / result["records on cpu_us"]
+        line += f"; CPU-bound throughput ratio (off/on CPU per request): {cost:.2f}"
+    print(line + "  (goal >= 0.90)")
