@@ -36,7 +36,7 @@ def no_content(status: int) -> Response:
 
 def encode(data: Any) -> bytes:
     """Encode JSON compactly: the C encoder does it, and it is what the ETag fingerprints."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 def etag(body: bytes) -> str:
