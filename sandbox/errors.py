@@ -23,11 +23,19 @@ class SandboxError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, status: int | None = None, **extra: Any):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail)
         self.detail = detail
         if status is not None:
             self.status = status
+        self.headers = headers or {}  # e.g. WWW-Authenticate on a 401, Retry-After on a 429
         self.extra = extra
 
 
@@ -61,6 +69,20 @@ class NotFound(SandboxError):
 
     status = 404
     title = "Not found"
+
+
+class Unauthorized(SandboxError):
+    """Nobody is logged in where someone must be: 401, with how to authenticate."""
+
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(SandboxError):
+    """Someone is logged in but may not do this: 403."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class ModuleOff(SandboxError):
@@ -136,15 +158,19 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
-def _sandbox_error(error: SandboxError) -> Response:
+def answer(error: SandboxError) -> Response:
+    """Answer a SandboxError: a problem, or an HTML page for a browser on a page route."""
     if _wants_html():
-        return Response(
+        response = Response(
             render_template(
                 "error.html", status=error.status, title=error.title, detail=error.detail
             ),
             status=error.status,
         )
-    return problem(error.status, error.detail, title=error.title, **error.extra)
+    else:
+        response = problem(error.status, error.detail, title=error.title, **error.extra)
+    response.headers.update(error.headers)
+    return response
 
 
 def _server_error(error: InternalServerError) -> Response:
@@ -171,6 +197,6 @@ def _wants_html() -> bool:
 
 def init_app(app: Flask) -> None:
     """Answer every error as a problem (or an HTML page for a browser on a page route)."""
-    app.register_error_handler(SandboxError, _sandbox_error)
+    app.register_error_handler(SandboxError, answer)
     app.register_error_handler(InternalServerError, _server_error)
     app.register_error_handler(HTTPException, _http_error)

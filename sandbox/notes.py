@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from flask import Flask, current_app
 
 from . import db
 from .errors import NotFound, ValidationFailed
+from .identity import owner_filter, require_identity
 from .record import event
 from .registry import registry
 
@@ -44,6 +45,7 @@ class Query:
     descending: bool = False
     limit: int = 20
     offset: int = 0
+    owner: str | None = None  # only this owner's notes; None for everyone's
 
 
 class NoteStorage(Protocol):
@@ -52,12 +54,12 @@ class NoteStorage(Protocol):
     name: str
 
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]: ...
-    def get(self, workspace: str, note_id: int) -> dict[str, Any] | None: ...
+    def get(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None: ...
     def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]: ...
     def update(
-        self, workspace: str, note_id: int, fields: dict[str, Any]
+        self, workspace: str, note_id: int, fields: dict[str, Any], owner: str | None
     ) -> dict[str, Any] | None: ...
-    def delete(self, workspace: str, note_id: int) -> bool: ...
+    def delete(self, workspace: str, note_id: int, owner: str | None) -> bool: ...
 
 
 class MemoryStorage:
@@ -80,6 +82,8 @@ class MemoryStorage:
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]:
         with self._lock:
             notes = [dict(n) for n in self._notes.get(workspace, {}).values()]
+        if query.owner is not None:
+            notes = [n for n in notes if n["owner"] == query.owner]
         if query.tag:
             notes = [n for n in notes if query.tag in n["tags"]]
         if query.q:
@@ -91,9 +95,13 @@ class MemoryStorage:
         notes.sort(key=lambda n: (n[key], n["id"]), reverse=query.descending)
         return notes[query.offset : query.offset + query.limit], len(notes)
 
-    def get(self, workspace: str, note_id: int) -> dict[str, Any] | None:
+    def _find(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None:
+        note = self._notes.get(workspace, {}).get(note_id)
+        return note if note and (owner is None or note["owner"] == owner) else None
+
+    def get(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None:
         with self._lock:
-            note = self._notes.get(workspace, {}).get(note_id)
+            note = self._find(workspace, note_id, owner)
             return dict(note) if note else None
 
     def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]:
@@ -106,17 +114,21 @@ class MemoryStorage:
         self._write_count(workspace, count)
         return dict(stored)
 
-    def update(self, workspace: str, note_id: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, workspace: str, note_id: int, fields: dict[str, Any], owner: str | None
+    ) -> dict[str, Any] | None:
         with self._lock:
-            note = self._notes.get(workspace, {}).get(note_id)
+            note = self._find(workspace, note_id, owner)
             if note is None:
                 return None
             note.update(fields)
             return dict(note)
 
-    def delete(self, workspace: str, note_id: int) -> bool:
+    def delete(self, workspace: str, note_id: int, owner: str | None) -> bool:
         with self._lock:
-            deleted = self._notes.get(workspace, {}).pop(note_id, None) is not None
+            deleted = self._find(workspace, note_id, owner) is not None
+            if deleted:
+                del self._notes[workspace][note_id]
             count = len(self._notes.get(workspace, {}))
         if deleted:
             self._write_count(workspace, count)
@@ -261,50 +273,77 @@ def validate(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
 # --- the operations ---
 
 
-def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
-    """Return one page of notes and how many match in all."""
-    return storage().list(db.workspace(), query)
-
-
-def get_note(note_id: int) -> dict[str, Any]:
-    """Return one note, or raise a 404 problem."""
-    note = storage().get(db.workspace(), note_id) if note_id <= MAX_ID else None
-    if note is None:
-        raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
+def _read(note: dict[str, Any]) -> dict[str, Any]:
+    """Run the read transforms of the modules that are on (decryption, say)."""
+    for transform in registry().provided_all("note_transform"):
+        note = transform.on_read(note)
     return note
 
 
-def create_note(data: dict[str, Any], owner: str = "guest") -> dict[str, Any]:
-    """Validate and store a new note."""
+def _write(fields: dict[str, Any]) -> dict[str, Any]:
+    """Run the write transforms of the modules that are on (encryption, say)."""
+    for transform in registry().provided_all("note_transform"):
+        fields = transform.on_write(fields)
+    return fields
+
+
+def _not_found(note_id: int) -> NotFound:
+    # The same answer whether the note does not exist or belongs to someone else:
+    # telling them apart would tell a stranger which ids are taken.
+    return NotFound(f"There is no note {note_id}. GET /api/notes lists the notes you can see.")
+
+
+def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
+    """Return one page of the notes the asker may see, and how many match in all."""
+    owner = owner_filter(require_identity(write=False))
+    items, total = storage().list(db.workspace(), replace(query, owner=owner))
+    return [_read(n) for n in items], total
+
+
+def get_note(note_id: int) -> dict[str, Any]:
+    """Return one note the asker may see, or raise a 404 problem."""
+    owner = owner_filter(require_identity(write=False))
+    note = storage().get(db.workspace(), note_id, owner) if note_id <= MAX_ID else None
+    if note is None:
+        raise _not_found(note_id)
+    return _read(note)
+
+
+def create_note(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store a new note, owned by whoever asks."""
+    identity = require_identity(write=True)
     fields = validate(data)
     stamp = db.now()
     note = {
-        "owner": owner,
+        "owner": identity.username,
         "title": fields["title"],
         "body": fields["body"],
         "tags": fields["tags"],
         "created_at": stamp,
         "updated_at": stamp,
     }
-    return storage().insert(db.workspace(), note)
+    return _read(storage().insert(db.workspace(), _write(note)))
 
 
 def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """Replace (``partial=False``) or change some fields of a note."""
+    owner = owner_filter(require_identity(write=True))
     fields = validate(data, partial=partial)
-    current = get_note(note_id)  # a 404 for an id that does not exist, whatever the storage
+    current = get_note(note_id)  # a 404 for a note that is not there, or not theirs
     if all(current[k] == v for k, v in fields.items()):
         return current  # nothing changes: no write, and updated_at and the ETag stay as they are
-    note = storage().update(db.workspace(), note_id, {**fields, "updated_at": db.now()})
-    if note is None:
-        raise NotFound(f"There is no note {note_id}. GET /api/notes lists the notes there are.")
-    return note
+    changes = _write({**fields, "updated_at": db.now()})
+    note = storage().update(db.workspace(), note_id, changes, owner)
+    if note is None:  # deleted between the read and the write
+        raise _not_found(note_id)
+    return _read(note)
 
 
 def delete_note(note_id: int) -> None:
-    """Delete a note, or raise a 404 problem."""
-    if note_id > MAX_ID or not storage().delete(db.workspace(), note_id):
-        raise NotFound(f"There is no note {note_id}; it may be deleted already.")
+    """Delete a note the asker owns, or raise a 404 problem."""
+    owner = owner_filter(require_identity(write=True))
+    if note_id > MAX_ID or not storage().delete(db.workspace(), note_id, owner):
+        raise _not_found(note_id)
 
 
 def from_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from werkzeug import Response
 
 from . import notes
 from .csrf import check_csrf, csrf_token
-from .errors import ValidationFailed
+from .errors import Unauthorized, ValidationFailed, answer
+from .registry import registry
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
 
@@ -32,6 +33,15 @@ def _form_data() -> dict[str, Any]:
         "body": request.form.get("body", ""),
         "tags": tags,
     }
+
+
+@bp.errorhandler(Unauthorized)
+def _log_in_first(error: Unauthorized) -> Response:
+    """Send a browser to the login page (if the identity provider has one), then back."""
+    provider = registry().provided("identity")
+    if provider is not None and hasattr(provider, "login_url"):
+        return redirect(provider.login_url(next_url=request.full_path))
+    return answer(error)
 
 
 @bp.get("/")

@@ -59,6 +59,11 @@ class Module:
     response; ``after_request(record, response)`` may change the response.
     ``provides`` plugs a service into the core, e.g. ``{"note_storage": ...}``.
     All of them count only while the module is on.
+
+    ``on_toggle(conn, workspace, enabled)`` changes data when the module is switched
+    (encryption encrypts every note): it runs inside the same transaction as the switch
+    itself, so a crash leaves both as they were. ``after_toggle(database_path, enabled)``
+    runs once that transaction is committed (to tidy up what a transaction cannot).
     """
 
     package: str
@@ -69,6 +74,8 @@ class Module:
     before_request: Callable[[Record | None], Response | None] | None = None
     after_request: Callable[[Record | None, Response], Response | None] | None = None
     provides: dict[str, Any] = field(default_factory=dict)
+    on_toggle: Callable[[Any, str, bool], None] | None = None
+    after_toggle: Callable[[Any, bool], None] | None = None
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -152,6 +159,10 @@ class Registry:
                 return module.provides[service]
         return None
 
+    def provided_all(self, service: str) -> list[Any]:
+        """Return every on module's provider of a core service, in registry order."""
+        return [m.provides[service] for m in self.enabled() if service in m.provides]
+
     def provider_name(self, service: str) -> str | None:
         """Return the name of the module that can provide a service, on or off."""
         return next((m.name for m in self.modules.values() if service in m.provides), None)
@@ -159,13 +170,20 @@ class Registry:
     def set_enabled(self, name: str, enabled: bool) -> Module:
         """Switch a module on or off, persistently, on this request's connection."""
         module = self.get(name)
-        db.get_db().execute(
-            "insert into module_state (workspace, name, enabled, updated_at) values (?, ?, ?, ?) "
-            "on conflict (workspace, name) do update set enabled = excluded.enabled, "
-            "updated_at = excluded.updated_at",
-            [db.workspace(), name, int(enabled), db.now()],
-        )
+        changes = self.is_enabled(name) != enabled
+        conn = db.get_db().conn
+        with conn:  # one transaction: the switch and the data it changes, or neither
+            if changes and module.on_toggle is not None:
+                module.on_toggle(conn, db.workspace(), enabled)
+            conn.execute(
+                "insert into module_state (workspace, name, enabled, updated_at) "
+                "values (?, ?, ?, ?) on conflict (workspace, name) do update set "
+                "enabled = excluded.enabled, updated_at = excluded.updated_at",
+                [db.workspace(), name, int(enabled), db.now()],
+            )
         self.forget_state()
+        if changes and module.after_toggle is not None:
+            module.after_toggle(db.database_path(), enabled)
         return module
 
     def forget_state(self) -> None:

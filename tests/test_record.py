@@ -48,7 +48,7 @@ def test_toggles_are_recorded_with_the_sql_they_ran(client):
     upsert = next(s for s in record["sql"] if "module_state" in s["sql"])
     assert "?" in upsert["sql"] and upsert["params"][:3] == ["local", "server", 0]
     assert upsert["duration_ms"] is not None
-    assert any(s["sql"] == "COMMIT" for s in record["sql"])  # issued by sqlite-utils itself
+    assert any(s["sql"] == "COMMIT" for s in record["sql"])  # the transaction, ended
     assert {"module": "sandbox", "message": "module server switched off"} in record["events"]
 
 

@@ -19,6 +19,9 @@ class SQLiteStorage:
 
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]:
         where, params = ["workspace = ?"], [workspace]
+        if query.owner is not None:
+            where.append("owner = ?")
+            params.append(query.owner)
         if query.tag:
             # tags is a JSON array; json_each turns it into rows we can match.
             where.append("exists (select 1 from json_each(notes.tags) where value = ?)")
@@ -40,12 +43,11 @@ class SQLiteStorage:
         total = db.execute(f"select count(*) from notes where {condition}", params).fetchone()[0]
         return [from_row(dict(r)) for r in rows], total
 
-    def get(self, workspace: str, note_id: int) -> dict[str, Any] | None:
-        row = (
-            get_db()
-            .execute("select * from notes where workspace = ? and id = ?", [workspace, note_id])
-            .fetchone()
-        )
+    def get(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None:
+        sql, params = "select * from notes where workspace = ? and id = ?", [workspace, note_id]
+        if owner is not None:  # someone else's note is simply not found
+            sql, params = sql + " and owner = ?", [*params, owner]
+        row = get_db().execute(sql, params).fetchone()
         return from_row(dict(row)) if row else None
 
     def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]:
@@ -57,18 +59,20 @@ class SQLiteStorage:
         )
         return {"id": cursor.lastrowid, **note}
 
-    def update(self, workspace: str, note_id: int, fields: dict[str, Any]) -> dict[str, Any] | None:
+    def update(
+        self, workspace: str, note_id: int, fields: dict[str, Any], owner: str | None
+    ) -> dict[str, Any] | None:
         values = {k: json.dumps(v) if k == "tags" else v for k, v in fields.items()}
         # Column names come from the note store's own field list, never from the request.
         assignments = ", ".join(f"{column} = :{column}" for column in values)
+        where = "workspace = :workspace and id = :id" + (" and owner = :owner" if owner else "")
         cursor = get_db().execute(
-            f"update notes set {assignments} where workspace = :workspace and id = :id",
-            {**values, "workspace": workspace, "id": note_id},
+            f"update notes set {assignments} where {where}",
+            {**values, "workspace": workspace, "id": note_id, "owner": owner},
         )
-        return self.get(workspace, note_id) if cursor.rowcount else None
+        return self.get(workspace, note_id, owner) if cursor.rowcount else None
 
-    def delete(self, workspace: str, note_id: int) -> bool:
-        cursor = get_db().execute(
-            "delete from notes where workspace = ? and id = ?", [workspace, note_id]
-        )
-        return cursor.rowcount > 0
+    def delete(self, workspace: str, note_id: int, owner: str | None) -> bool:
+        where = "workspace = ? and id = ?" + (" and owner = ?" if owner else "")
+        params = [workspace, note_id] + ([owner] if owner else [])
+        return get_db().execute(f"delete from notes where {where}", params).rowcount > 0
