@@ -74,6 +74,7 @@ class Module:
     before_request: Callable[[Record | None], Response | None] | None = None
     after_request: Callable[[Record | None, Response], Response | None] | None = None
     provides: dict[str, Any] = field(default_factory=dict)
+    more_blueprints: tuple[Blueprint, ...] = ()  # routes outside the module's own URL prefix
     on_toggle: Callable[[Any, str, bool], None] | None = None
     after_toggle: Callable[[Any, bool], None] | None = None
     name: str = field(init=False)
@@ -111,6 +112,8 @@ class Registry:
 
     def __init__(self, modules: list[Module]):
         self.modules = {m.name: m for m in modules}
+        # Which module owns each blueprint: the gate looks up the blueprint of the matched route.
+        self.owners = {bp.name: m for m in modules for bp in (m.blueprint, *m.more_blueprints)}
         self._state: dict[str, bool] | None = None
         self._state_read = 0.0
         self._lock = threading.Lock()
@@ -207,7 +210,7 @@ class Registry:
 
     def gate(self) -> Response | None:
         """Refuse a route of a module that is off; run the before hooks of those that are on."""
-        owner = self.modules.get((request.blueprint or "").split(".")[0])
+        owner = self.owners.get((request.blueprint or "").split(".")[0])
         record = current_record()
         if owner is not None:
             if record is not None:
@@ -245,6 +248,7 @@ def init_app(app: Flask) -> None:
     modules = load_modules(app.config.get("SANDBOX_MODULES"))
     app.extensions["sandbox.registry"] = reg = Registry(modules)
     for module in modules:
-        app.register_blueprint(module.blueprint)
+        for blueprint in (module.blueprint, *module.more_blueprints):
+            app.register_blueprint(blueprint)
     app.before_request(lambda: reg.gate())
     app.after_request(lambda response: reg.after(response))
