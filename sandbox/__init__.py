@@ -33,6 +33,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .cli import modules_cli
 
     config = settings.defaults()
+    # The session cookie: out of reach of page scripts (HttpOnly) and not sent along with
+    # requests other sites start (SameSite=Lax); Secure is added when serving HTTPS.
+    config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     config["SANDBOX_DATA_DIR"] = os.environ.get("SANDBOX_DATA_DIR", config["SANDBOX_DATA_DIR"])
     config.update(test_config or {})
     data_dir = Path(config["SANDBOX_DATA_DIR"]).resolve()
