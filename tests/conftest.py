@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-import requests
 from flask import Flask
-from helpers import LiveServer
-from werkzeug.serving import make_server
+from helpers import LiveServer, serve
 
 from sandbox import create_app
 
@@ -29,14 +26,8 @@ def client(app):
 @pytest.fixture
 def live(app) -> Iterator[LiveServer]:
     """Serve the app over real HTTP on 127.0.0.1 and a free port, in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    # A short poll interval: shutdown() waits for the next poll.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    with requests.Session() as session:
-        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)
-    server.shutdown()
-    server.server_close()
+    with serve(app) as server:
+        yield server
 
 
 WITH_PROBE = ("sandbox.modules.server", "fixtures.probe")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
 from flask import Flask
+from werkzeug.serving import make_server
 
 
 @dataclass
@@ -38,3 +42,18 @@ def is_problem(response, status: int) -> dict:
     body = response.json() if callable(response.json) else response.json
     assert body["status"] == status and body["title"] and body["detail"]
     return body
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[LiveServer]:
+    """Serve an app over real HTTP on 127.0.0.1 and a free port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll interval: shutdown() waits for the next poll.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        with requests.Session() as session:
+            yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)
+    finally:
+        server.shutdown()
+        server.server_close()

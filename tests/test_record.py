@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 import requests
-from helpers import is_problem
+from helpers import is_problem, serve
 
 from sandbox import create_app
 
@@ -177,30 +176,21 @@ def test_a_body_over_the_limit_is_a_413_problem_and_recorded(live):
 
 def test_the_live_feed_sends_each_record_as_it_completes(tmp_path):
     app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_STREAM_SECONDS": 3})
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with requests.get(url + "/sandbox/traces/stream", stream=True, timeout=5) as stream:
-            assert stream.headers["Content-Type"].startswith("text/event-stream")
-            lines = stream.iter_lines(decode_unicode=True)
-            assert next(lines) == "retry: 1000"
-            requests.get(url + "/server/status/418", timeout=5)
-            events = []
-            for line in lines:
-                if line.startswith("data: "):
-                    events.append(json.loads(line[6:]))
-                if any(e.get("status") == 418 for e in events) and any(
-                    e.get("id") == "server.teapot" for e in events
-                ):
-                    break
-        trace = next(e for e in events if e.get("status") == 418)
-        assert trace["path"] == "/server/status/418" and trace["module"] == "server"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(app) as live, live.get("/sandbox/traces/stream", stream=True, timeout=5) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        lines = stream.iter_lines(decode_unicode=True)
+        assert next(lines) == "retry: 1000"
+        requests.get(live.url + "/server/status/418", timeout=5)
+        events = []
+        for line in lines:
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+            if any(e.get("status") == 418 for e in events) and any(
+                e.get("id") == "server.teapot" for e in events
+            ):
+                break
+    trace = next(e for e in events if e.get("status") == 418)
+    assert trace["path"] == "/server/status/418" and trace["module"] == "server"
 
 
 def test_path_segments_named_like_secrets_are_redacted(live):

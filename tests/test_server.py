@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
-from helpers import LiveServer  # what the `live` fixture yields, for a shared server too
+from helpers import LiveServer, serve
 from requests.auth import HTTPDigestAuth
 from werkzeug.http import parse_dict_header
-from werkzeug.serving import make_server
 
 from sandbox import create_app
 from sandbox.modules.server.views import MAX_BYTES, seconds
@@ -34,13 +32,8 @@ def http(tmp_path_factory) -> Iterator[LiveServer]:
     """
     data_dir = tmp_path_factory.mktemp("server") / "data"
     app = create_app({"SANDBOX_DATA_DIR": str(data_dir), "TESTING": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    with requests.Session() as session:
-        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", session)
-    server.shutdown()
-    server.server_close()
+    with serve(app) as server:
+        yield server
 
 
 def solved(live, challenge_id: str) -> bool:
