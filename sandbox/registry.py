@@ -75,6 +75,7 @@ class Module:
     after_request: Callable[[Record | None, Response], Response | None] | None = None
     provides: dict[str, Any] = field(default_factory=dict)
     more_blueprints: tuple[Blueprint, ...] = ()  # routes outside the module's own URL prefix
+    init_app: Callable[[Flask], None] | None = None  # bind extensions (flask-login) at start
     on_toggle: Callable[[Any, str, bool], None] | None = None
     after_toggle: Callable[[Any, bool], None] | None = None
     name: str = field(init=False)
@@ -250,5 +251,7 @@ def init_app(app: Flask) -> None:
     for module in modules:
         for blueprint in (module.blueprint, *module.more_blueprints):
             app.register_blueprint(blueprint)
+        if module.init_app is not None:
+            module.init_app(app)
     app.before_request(lambda: reg.gate())
     app.after_request(lambda response: reg.after(response))
