@@ -39,7 +39,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config["SANDBOX_DATA_DIR"] = os.environ.get("SANDBOX_DATA_DIR", config["SANDBOX_DATA_DIR"])
     config.update(test_config or {})
     data_dir = Path(config["SANDBOX_DATA_DIR"]).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # 0700: the database, keys and certificates inside are the owner's alone (a no-op on Windows,
+    # where a user's own folders are already private).
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # Settings in order: defaults, then the instance file, then what the caller passed.
     app = Flask(__name__, instance_path=str(data_dir), instance_relative_config=True)

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import create_app, db
+from .modules.auth.cli import users_cli
 from .registry import registry
 
 
@@ -85,14 +86,23 @@ def _disable(name: str) -> None:
     help="Folder for the database, secret key and other state.",
 )
 @click.option("--reset", is_flag=True, help="Wipe the data dir's database and start from the seed.")
+@click.option(
+    "--https",
+    is_flag=True,
+    help="Serve over TLS, with a self-signed certificate made in the data dir.",
+)
 @click.pass_context
-def main(ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool) -> None:
+def main(
+    ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool, https: bool
+) -> None:
     """Start the backend sandbox, or manage its modules."""
     if reset:
         db.wipe_dir(data_dir)
     ctx.obj = create_app({"SANDBOX_DATA_DIR": str(data_dir)})
     if ctx.invoked_subcommand is None:
-        serve(ctx.obj, host, port)
+        serve(ctx.obj, host, port, https=https)
+    else:  # commands that use Flask's current_app (`users add`) find this app, as under `flask`
+        ctx.with_resource(ctx.obj.app_context())
 
 
 @main.command()
@@ -118,27 +128,49 @@ def disable(app: Flask, name: str) -> None:
     switch(app, name, False)
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    """Serve the app with waitress, a production server that also runs on Windows."""
+# The auth module's accounts: instructors are made here, since the web lets anyone register.
+main.add_command(users_cli)
+
+
+def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
+    """Serve the app with waitress, a production server that also runs on Windows.
+
+    With ``https``, serve it with werkzeug's threaded server instead: waitress has no TLS.
+    """
     from waitress.server import create_server
 
     try:
-        # Threads, not processes: the same on every OS. The live feed holds one thread per
-        # open browser tab, so there are more than waitress's default four.
-        server = create_server(app, host=host, port=port, threads=16, ident="sandbox")
+        if https:
+            # The encryption module makes the certificate (in transit is its subject); TLS
+            # works whether that module is switched on or off.
+            from .modules.encryption import tls
+
+            server = tls.make_https_server(app, host, port)
+            app.config.update(SANDBOX_HTTPS=True, SESSION_COOKIE_SECURE=True)
+        else:
+            # Threads, not processes: the same on every OS. The live feed holds one thread
+            # per open browser tab, so there are more than waitress's default four.
+            server = create_server(app, host=host, port=port, threads=16, ident="sandbox")
     except OSError as error:
         raise click.ClickException(
             f"Cannot listen on {host}:{port} ({error.strerror}). Is another sandbox running? "
             f"Try --port {port + 1}."
         ) from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
-    url = f"http://{shown}:{server.effective_port}/"
+    scheme, bound = ("https", server.server_port) if https else ("http", server.effective_port)
+    url = f"{scheme}://{shown}:{bound}/"
     click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")
     print_modules(app)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"Warning: listening on {host}: anyone on your network can reach this sandbox.")
+    if https:
+        cert = Path(app.instance_path) / tls.CERT_FILE
+        click.echo(f"TLS certificate (self-signed: tell your client to trust it): {cert}")
     click.echo(f"Serving on {url}  (Ctrl+C to stop)")
     try:
-        server.run()
+        if https:
+            server.serve_forever()
+        else:
+            server.run()
     except KeyboardInterrupt:
         click.echo("Stopped.")

@@ -33,8 +33,9 @@ def check_csrf() -> None:
     """Refuse a form POST whose token is missing or wrong."""
     sent = request.form.get("csrf_token", "")
     expected = session.get("csrf_token", "")
-    # compare_digest takes the same time whatever matches, so timing reveals nothing.
-    if not expected or not hmac.compare_digest(sent, expected):
+    # compare_digest takes the same time whatever matches, so timing reveals nothing. It
+    # compares bytes: given text, it refuses any that is not ASCII (a forged form may send any).
+    if not expected or not hmac.compare_digest(sent.encode(errors="replace"), expected.encode()):
         raise CSRFFailed(
             "This form's security token is missing or out of date. Reload the page "
             "and send the form again."

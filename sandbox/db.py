@@ -99,8 +99,10 @@ class TracedConnection(sqlite3.Connection):
             raise
         finally:
             duration = round((time.perf_counter() - start) * 1000, 3)
-            # The engine may have run an implicit BEGIN first; the statement is the next one.
-            added = [e for e in record.sql[mark:] if not e["sql"].startswith("BEGIN")]
+            # The engine may have run an implicit BEGIN first; the statement is the next one
+            # (unless the statement is itself a BEGIN, such as BEGIN IMMEDIATE).
+            explicit = sql.lstrip()[:5].upper() == "BEGIN"
+            added = [e for e in record.sql[mark:] if explicit or not e["sql"].startswith("BEGIN")]
             if added:
                 entry = added[0]
                 entry.update(
@@ -192,7 +194,16 @@ def seed(conn: sqlite3.Connection, workspace: str) -> None:
 def reset(conn: sqlite3.Connection, workspace: str) -> None:
     """Put a workspace's data, toggles and progress back to the seeded start, atomically."""
     with conn:  # one transaction: a reset happens entirely or not at all
-        for table in ("notes", "module_state", "progress"):
+        # Accounts last: sessions and tokens point at users.
+        for table in (
+            "notes",
+            "module_state",
+            "progress",
+            "login_failures",
+            "tokens",
+            "sessions",
+            "users",
+        ):
             conn.execute(f"delete from {table} where workspace = ?", (workspace,))
         seed(conn, workspace)
 

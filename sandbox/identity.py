@@ -82,7 +82,7 @@ def require_identity(*, write: bool) -> Identity:
             decision="forbidden",
         )
         raise Forbidden(
-            f"This token ({identity.via}) may only read. Make one with scope "
+            f"{identity.via.capitalize()} may only read. Make a token with scope "
             '"write" to change notes.'
         )
     return identity

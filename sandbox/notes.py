@@ -281,9 +281,20 @@ def _read(note: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(fields: dict[str, Any]) -> dict[str, Any]:
-    """Run the write transforms of the modules that are on (encryption, say)."""
-    for transform in registry().provided_all("note_transform"):
-        fields = transform.on_write(fields)
+    """Run the write transforms of the modules that are on (encryption, say).
+
+    A transform of a module that is off is not run; if it has a ``when_off`` text, the
+    record says it ("encryption off: note bodies are stored as plain text").
+    """
+    reg = registry()
+    for module in reg.modules.values():
+        transform = module.provides.get("note_transform")
+        if transform is None:
+            continue
+        if reg.is_enabled(module.name):
+            fields = transform.on_write(fields)
+        elif getattr(transform, "when_off", None):
+            event(module.name, f"{module.name} off: {transform.when_off}")
     return fields
 
 
@@ -305,8 +316,26 @@ def get_note(note_id: int) -> dict[str, Any]:
     owner = owner_filter(require_identity(write=False))
     note = storage().get(db.workspace(), note_id, owner) if note_id <= MAX_ID else None
     if note is None:
+        if owner is not None and note_id <= MAX_ID and storage().get(db.workspace(), note_id, None):
+            # The record (which only the server keeps) may say why; the answer must not.
+            event(
+                "sandbox",
+                f"note {note_id} exists but belongs to someone else: answered 404, "
+                "exactly as if it did not exist",
+                decision="not yours",
+            )
         raise _not_found(note_id)
     return _read(note)
+
+
+def find_note(note_id: int, owner: str) -> dict[str, Any] | None:
+    """Return one note of ``owner`` without asking who is asking, or None.
+
+    Only for a caller that holds another proof of permission: a share link, whose
+    signature says the owner chose to show this note to whoever has the link.
+    """
+    note = storage().get(db.workspace(), note_id, owner) if note_id <= MAX_ID else None
+    return _read(note) if note is not None else None
 
 
 def create_note(data: dict[str, Any]) -> dict[str, Any]:

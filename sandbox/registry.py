@@ -29,6 +29,8 @@ BUILTIN_MODULES = (
     "sandbox.modules.server",
     "sandbox.modules.database",
     "sandbox.modules.api",
+    "sandbox.modules.auth",
+    "sandbox.modules.encryption",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle
@@ -174,9 +176,17 @@ class Registry:
     def set_enabled(self, name: str, enabled: bool) -> Module:
         """Switch a module on or off, persistently, on this request's connection."""
         module = self.get(name)
-        changes = self.is_enabled(name) != enabled
         conn = db.get_db().conn
         with conn:  # one transaction: the switch and the data it changes, or neither
+            # Write lock first, then the stored state, not this process's cached copy: another
+            # process (the command line) may have switched it a moment ago, and a module that
+            # changes data (encryption) must never apply the same change twice.
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "select enabled from module_state where workspace = ? and name = ?",
+                [db.workspace(), name],
+            ).fetchone()
+            changes = (bool(row[0]) if row else module.enabled_by_default) != enabled
             if changes and module.on_toggle is not None:
                 module.on_toggle(conn, db.workspace(), enabled)
             conn.execute(

@@ -142,6 +142,8 @@ BAD_WRITES = [
     ("GET", "/api/notes/99999999999999999999999", None, None, 404, "99999999999999999999999"),
     ("GET", "/api/notes?limit=0", None, None, 400, "limit"),
     ("GET", "/api/notes?limit=101", None, None, 400, "limit"),
+    ("GET", "/api/notes?limit=%C2%B2", None, None, 400, "limit"),
+    ("GET", "/api/notes?offset=%D9%A3", None, None, 400, "offset"),
     ("GET", "/api/notes?offset=-1", None, None, 400, "offset"),
     ("GET", "/api/notes?sort=colour", None, None, 400, "sort"),
     ("GET", "/api/notes?sort=title;drop table notes", None, None, 400, "sort"),

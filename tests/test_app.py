@@ -156,3 +156,9 @@ def test_a_busy_port_is_a_clear_message(tmp_path):
             timeout=30,
         )
     assert result.returncode != 0 and f"--port {port + 1}" in result.stderr
+
+
+def test_the_data_dir_is_private(tmp_path):
+    cli(tmp_path / "fresh", "modules")
+    if os.name == "posix":
+        assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700

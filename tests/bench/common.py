@@ -133,16 +133,23 @@ def compare(
     return result
 
 
-def report(label: str, result: dict[str, float]) -> None:
-    """Print throughput and CPU per request for "records on" and "records off"."""
-    for name in ("records on", "records off"):
-        line = f"{label} {name:<11}: {result[name]:7.0f} requests/s"
+def report(
+    label: str,
+    result: dict[str, float],
+    names: tuple[str, str] = ("records on", "records off"),
+    goal: str = "goal >= 0.90",
+) -> None:
+    """Print throughput and CPU per request for two configurations ("records on" and "off")."""
+    on, off = names
+    width = max(len(on), len(off))
+    for name in names:
+        line = f"{label} {name:<{width}}: {result[name]:7.0f} requests/s"
         if f"{name} cpu_us" in result:
             line += f", {result[name + ' cpu_us']:6.0f} us of server CPU per request"
         print(line)
-    ratio = result["records on"] / result["records off"]
+    ratio = result[on] / result[off]
     line = f"{label} throughput ratio on/off: {ratio:.2f}"
-    if "records on cpu_us" in result:
-        cost = result["records off cpu_us"] / result["records on cpu_us"]
+    if f"{on} cpu_us" in result:
+        cost = result[f"{off} cpu_us"] / result[f"{on} cpu_us"]
         line += f"; CPU-bound throughput ratio (off/on CPU per request): {cost:.2f}"
-    print(line + "  (goal >= 0.90)")
+    print(line + (f"  ({goal})" if goal else ""))

@@ -31,6 +31,8 @@ def problems(*statuses: int) -> dict[str, Any]:
     """Problem answers: each status a problem+json document."""
     texts = {
         400: "The request is malformed (the detail says how)",
+        401: "With auth on: no credentials, or a token that does not work (see WWW-Authenticate)",
+        403: "With auth on: a read-only token tried to change something",
         404: "Not found, or its module is switched off",
         405: "Method not allowed",
         412: "If-Match does not match the current version",
@@ -71,6 +73,22 @@ MODULE = path_param("name", {"type": "string"})
 TEXT = {"type": "string", "pattern": r"\S"}  # at least one character that is not a space
 NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The version of this answer"}}
+# Who may call the notes API: anyone while the auth module is off ({}), else a bearer token
+# (POST /auth/tokens) or the session cookie that POST /auth/login sets.
+SECURITY = [{}, {"bearer": []}, {"cookie": []}]
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from POST /auth/tokens: Authorization: Bearer sbx_...",
+    },
+    "cookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "The session cookie set by POST /auth/login",
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "Note": {
@@ -110,6 +128,29 @@ SCHEMAS: dict[str, Any] = {
             "offset": {"type": "integer"},
             "next": {"type": ["string", "null"]},
             "prev": {"type": ["string", "null"]},
+        },
+    },
+    "ShareRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "expires_in": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 7 * 24 * 3600,
+                "default": 24 * 3600,
+                "description": "Seconds the link works for: 1 day unless asked, 7 days at most",
+            }
+        },
+    },
+    "ShareLink": {
+        "type": "object",
+        "required": ["url", "expires_at"],
+        "properties": {
+            "url": {"type": "string", "description": "GET it to see the note; no login needed"},
+            "expires_at": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "note_id": {"type": "integer"},
         },
     },
     "Problem": {
@@ -287,6 +328,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "List notes, a page at a time",
                 "tags": ["api"],
+                "security": SECURITY,
                 "parameters": list_params,
                 "responses": {
                     "200": ok(
@@ -301,12 +343,13 @@ def paths() -> dict[str, Any]:
                         },
                     ),
                     **NOT_MODIFIED,
-                    **problems(400, 404),
+                    **problems(400, 401, 404),
                 },
             },
             "post": {
                 "summary": "Create a note",
                 "tags": ["api"],
+                "security": SECURITY,
                 "requestBody": body("NoteInput"),
                 "responses": {
                     "201": ok(
@@ -314,7 +357,7 @@ def paths() -> dict[str, Any]:
                         ref("Note"),
                         headers={**ETAG, "Location": {"schema": {"type": "string"}}},
                     ),
-                    **problems(400, 404, 413, 415, 422),
+                    **problems(400, 401, 403, 404, 413, 415, 422),
                 },
             },
         },
@@ -323,27 +366,44 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "Read a note",
                 "tags": ["api"],
-                "responses": {"200": note, **NOT_MODIFIED, **problems(404)},
+                "security": SECURITY,
+                "responses": {"200": note, **NOT_MODIFIED, **problems(401, 404)},
             },
             "put": {
                 "summary": "Replace a note",
                 "tags": ["api"],
+                "security": SECURITY,
                 "requestBody": body("NoteInput"),
-                "responses": {"200": note, **problems(400, 404, 412, 413, 415, 422)},
+                "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
             },
             "patch": {
                 "summary": "Change some fields of a note",
                 "tags": ["api"],
+                "security": SECURITY,
                 "requestBody": {
                     "required": True,
                     **content({**SCHEMAS["NoteInput"], "required": []}),
                 },
-                "responses": {"200": note, **problems(400, 404, 412, 413, 415, 422)},
+                "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
             },
             "delete": {
                 "summary": "Delete a note",
                 "tags": ["api"],
-                "responses": {"204": {"description": "Deleted"}, **problems(404, 412)},
+                "security": SECURITY,
+                "responses": {"204": {"description": "Deleted"}, **problems(401, 403, 404, 412)},
+            },
+        },
+        "/api/notes/{note_id}/share": {
+            "parameters": [NOTE_ID],
+            "post": {
+                "summary": "Make a signed, expiring link that shows the note to anyone who has it",
+                "description": "Belongs to the encryption module: with it off, a 404 problem.",
+                "tags": ["api"],
+                "requestBody": {"required": False, **content(ref("ShareRequest"))},
+                "responses": {
+                    "200": ok("The link", ref("ShareLink")),
+                    **problems(400, 401, 404, 413, 415, 422),
+                },
             },
         },
         "/api/openapi.json": {
@@ -525,5 +585,5 @@ def document() -> dict[str, Any]:
             {"name": "sandbox", "description": "Toggles, records, progress, SQL console"},
         ],
         "paths": paths(),
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }

@@ -74,7 +74,8 @@ def _int_param(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii() too: "²".isdigit() is true, and int("²") fails.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise InvalidQuery(
             f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
         )

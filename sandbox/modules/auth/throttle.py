@@ -1,0 +1,68 @@
+"""Throttling: slow down whoever guesses passwords, per account and per address.
+
+Without a limit, a script can try thousands of passwords a minute against one account.
+With one, it gets a handful every 15 minutes: the 5 most recent failures for an account,
+or 20 from one address, within the window, and further attempts are refused with
+``429 Too Many Requests`` and ``Retry-After`` (how many seconds to wait) until the
+oldest of them leaves the window. The password is not even checked meanwhile.
+
+The failures are rows in the database, not a dict in memory, so that several worker
+processes share one count: an attacker cannot get 5 tries from each of them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+from sandbox import db
+
+WINDOW_MINUTES = 15
+WINDOW = timedelta(minutes=WINDOW_MINUTES)
+PER_ACCOUNT = 5  # failures per account name within the window
+PER_ADDRESS = 20  # failures per client address within the window (one address, many names)
+
+
+def _since() -> str:
+    return (datetime.now(timezone.utc) - WINDOW).isoformat(timespec="milliseconds")
+
+
+def retry_after(username: str, address: str) -> int | None:
+    """Return how many seconds until this account and address may try again, or None for now."""
+    conn, waits = db.get_db(), []
+    limits = (("username", username, PER_ACCOUNT), ("address", address, PER_ADDRESS))
+    for column, value, limit in limits:
+        # The limit-th most recent failure in the window: when it leaves the window, fewer
+        # than `limit` remain and trying is allowed again. (The column name comes from the
+        # tuple above, never from the request.)
+        row = conn.execute(
+            f"select failed_at from login_failures where workspace = ? and {column} = ? "
+            "and failed_at > ? order by failed_at desc limit 1 offset ?",
+            [db.workspace(), value, _since(), limit - 1],
+        ).fetchone()
+        if row is not None:
+            free_at = datetime.fromisoformat(row["failed_at"]) + WINDOW
+            seconds = (free_at - datetime.now(timezone.utc)).total_seconds()
+            waits.append(max(1, math.ceil(seconds)))
+    return max(waits) if waits else None
+
+
+def failed(username: str, address: str) -> None:
+    """Count one failed login, and forget the ones that left the window."""
+    conn = db.get_db()
+    conn.execute(
+        "insert into login_failures (workspace, username, address, failed_at) values (?, ?, ?, ?)",
+        [db.workspace(), username, address, db.now()],
+    )
+    conn.execute(
+        "delete from login_failures where workspace = ? and failed_at <= ?",
+        [db.workspace(), _since()],
+    )
+
+
+def succeeded(username: str) -> None:
+    """Clear an account's failures: its owner got in, so the count starts again."""
+    db.get_db().execute(
+        "delete from login_failures where workspace = ? and username = ?",
+        [db.workspace(), username],
+    )
