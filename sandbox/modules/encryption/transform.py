@@ -128,11 +128,22 @@ class NoteCipher:
             )
             return note
         try:
-            plain = keys.ring().fernet().decrypt(body.encode("ascii"))
+            plain = _request_fernet().decrypt(body.encode("ascii"))
         except InvalidToken:
             raise refuse_tampered(note.get("id")) from None
         _tally("decrypted {n} note {bodies} read from storage", decrypted=True)
         return {**note, "body": plain.decode("utf-8")}
+
+
+def _request_fernet() -> Any:
+    """Return the key ring's MultiFernet, looked up once per request.
+
+    A page of notes means many decryptions; asking the key ring each time would check the
+    key file (a system call) for every note.
+    """
+    if "encryption_fernet" not in g:
+        g.encryption_fernet = keys.ring().fernet()
+    return g.encryption_fernet
 
 
 cipher = NoteCipher()
