@@ -15,6 +15,7 @@ from werkzeug import Response
 from . import notes
 from .csrf import check_csrf, csrf_token
 from .errors import Unauthorized, ValidationFailed, answer
+from .identity import current_identity
 from .registry import registry
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
@@ -51,7 +52,9 @@ def index() -> str:
     items, total = notes.list_notes(
         notes.Query(tag=tag, sort="created", descending=True, limit=100)
     )
-    return render_template("notes_list.html", notes=items, total=total, tag=tag)
+    return render_template(
+        "notes_list.html", notes=items, total=total, tag=tag, identity=current_identity()
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

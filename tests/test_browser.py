@@ -288,3 +288,26 @@ def test_lesson_page(browser, live, tmp_path, monkeypatch):
         )
         expect(page.locator("article.lesson .codehilite").first).to_be_visible()
         screenshot(page, "lesson", full_page=True)
+
+
+def test_a_learner_signs_up_and_writes_a_note_with_auth_on(browser, live):
+    live.request("PATCH", "/sandbox/modules/auth", json={"enabled": True})
+    with open_page(browser, live.url + "/notes/") as page:
+        expect(page).to_have_url(re.compile(r"/auth/login\?next="))  # sent to log in first
+        page.get_by_role("link", name="Make one").click()
+        page.fill("#username", "ada")
+        page.fill("#password", "password")  # on the common-password list
+        page.get_by_role("button", name="Make the account").click()
+        expect(page.locator("body")).to_contain_text("common")
+        page.fill("#password", "analytical engine 1843")
+        page.get_by_role("button", name="Make the account").click()
+        page.goto(live.url + "/notes/new")
+        page.fill("#title", "Bernoulli numbers")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("body")).to_contain_text("Created.")
+        page.goto(live.url + "/notes/")
+        expect(page.locator("ul.notes")).to_contain_text("Bernoulli numbers")
+        expect(page.locator(".identity")).to_contain_text("Signed in as ada")
+        screenshot(page, "notes-with-auth")
+    # Another visitor (no cookie) sees nothing of Ada's: the API asks who they are.
+    assert live.get("/api/notes").status_code == 401

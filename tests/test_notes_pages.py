@@ -13,6 +13,7 @@ def token(client, path: str = "/notes/new") -> str:
 def test_list_shows_the_notes(client):
     page = client.get("/notes/").get_data(as_text=True)
     assert "Welcome to the sandbox" in page and "3 note(s)" in page
+    assert "shared\n<strong>guest</strong>" in page  # nobody is asked who they are
 
 
 def test_create_with_a_form(client):
