@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 from flask import Flask
@@ -57,3 +62,40 @@ def serve(app: Flask) -> Iterator[LiveServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 10) -> float:
+    """Poll until the URL answers; return how long it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        assert process.poll() is None, process.communicate()
+        try:
+            requests.get(url, timeout=0.5)
+            return time.perf_counter() - started
+        except requests.ConnectionError:
+            time.sleep(0.02)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def start_app(data_dir: Path, *args: str, **popen: object) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py` on a data dir and a free port, as a learner does; wait for it."""
+    port = free_port()
+    popen.setdefault("stdout", subprocess.DEVNULL)
+    popen.setdefault("stderr", subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir), *args],
+        cwd=ROOT,
+        **popen,
+    )
+    wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
+    return process, f"http://127.0.0.1:{port}"

@@ -7,32 +7,10 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 10) -> float:
-    """Poll until the URL answers; return how long it took."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        assert process.poll() is None, process.communicate()
-        try:
-            requests.get(url, timeout=0.5)
-            return time.perf_counter() - started
-        except requests.ConnectionError:
-            time.sleep(0.02)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+from helpers import ROOT, start_app
 
 
 @pytest.fixture
@@ -40,17 +18,11 @@ def serve(tmp_path):
     processes = []
 
     def start(*args: str) -> tuple[subprocess.Popen, str]:
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path), *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process, url = start_app(
+            tmp_path, *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         processes.append(process)
-        wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
-        return process, f"http://127.0.0.1:{port}"
+        return process, url
 
     yield start
     for process in processes:

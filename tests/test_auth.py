@@ -21,7 +21,7 @@ import requests
 from click.testing import CliRunner
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from helpers import is_problem
+from helpers import free_port, is_problem
 
 from sandbox import create_app
 from sandbox.cli import main
@@ -852,8 +852,6 @@ def test_every_auth_challenge_can_be_solved(app, alice, bob):
 
 def test_no_password_token_or_cookie_is_kept_anywhere(tmp_path):
     """Drive a real `python app.py` process, then look everywhere a secret could leak."""
-    from bench.common import free_port
-
     data_dir, log = tmp_path / "data", tmp_path / "server.log"
     port = free_port()
     with log.open("wb") as out:

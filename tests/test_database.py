@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
-from helpers import is_problem
+from helpers import is_problem, start_app
 
 from sandbox import create_app
 
@@ -63,18 +61,8 @@ def test_memory_notes_vanish_across_a_restart_and_the_record_says_how_many(tmp_p
 
 
 def test_a_real_process_restart_with_the_database_off(tmp_path):
-    from test_app import free_port, wait_for
-
     def start():
-        port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--data-dir", str(tmp_path)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
-        return process, f"http://127.0.0.1:{port}"
+        return start_app(tmp_path)
 
     process, url = start()
     try:

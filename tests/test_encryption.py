@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from helpers import is_problem, serve
+from helpers import free_port, is_problem, serve, start_app
 
 from sandbox import create_app
 from sandbox.db import DATABASE_FILE
@@ -371,17 +371,7 @@ def test_a_scrub_a_crash_interrupted_is_finished_at_the_next_start(tmp_path):
 
 def start(data: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """Start `python app.py` on a data dir; return the process and its URL."""
-    from test_app import free_port, wait_for
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data), *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
-    return process, f"http://127.0.0.1:{port}"
+    return start_app(data, *args)
 
 
 def body_of(note_id: int) -> str:
@@ -724,8 +714,6 @@ def test_unicode_that_is_not_text_is_refused_by_the_demo(on):
 
 
 def test_https_serves_tls_with_a_self_signed_certificate_in_the_data_dir(tmp_path):
-    from test_app import free_port
-
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--https", "--port", str(port), "--data-dir", str(tmp_path)],
