@@ -18,8 +18,10 @@ __version__ = "0.1.0"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the sandbox: settings, database, records, modules, inspector and pages."""
     from . import (
+        capacity,
         db,
         errors,
+        guard,
         inspector,
         notes,
         notes_pages,
@@ -54,6 +56,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     record.init_app(app)  # first: every later hook, the gate included, runs inside a record
+    guard.init_app(app)  # then who may ask at all: host, origin, operator token
+    capacity.init_app(app)  # slow answers never take the last threads
     db.init_app(app)
     registry.init_app(app)
     progress.init_app(app)

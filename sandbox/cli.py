@@ -91,14 +91,37 @@ def _disable(name: str) -> None:
     is_flag=True,
     help="Serve over TLS, with a self-signed certificate made in the data dir.",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(2, 1000),
+    help="Requests served at once (default 64: slow answers and live feeds hold a thread each).",
+)
+@click.option(
+    "--connection-limit",
+    type=click.IntRange(1, 100_000),
+    help="Open connections accepted at once, idle ones included (default 500).",
+)
 @click.pass_context
 def main(
-    ctx: click.Context, host: str, port: int, data_dir: Path, reset: bool, https: bool
+    ctx: click.Context,
+    host: str,
+    port: int,
+    data_dir: Path,
+    reset: bool,
+    https: bool,
+    threads: int | None,
+    connection_limit: int | None,
 ) -> None:
     """Start the backend sandbox, or manage its modules."""
     if reset:
         db.wipe_dir(data_dir)
-    ctx.obj = create_app({"SANDBOX_DATA_DIR": str(data_dir)})
+    config = {"SANDBOX_DATA_DIR": str(data_dir), "SANDBOX_HOST": host}
+    # Only what was given on the command line: otherwise the data dir's config.py decides.
+    if threads is not None:
+        config["SANDBOX_THREADS"] = threads
+    if connection_limit is not None:
+        config["SANDBOX_CONNECTION_LIMIT"] = connection_limit
+    ctx.obj = create_app(config)
     if ctx.invoked_subcommand is None:
         serve(ctx.obj, host, port, https=https)
     else:  # commands that use Flask's current_app (`users add`) find this app, as under `flask`
@@ -139,6 +162,12 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
     """
     from waitress.server import create_server
 
+    from .guard import TOKEN_QUERY, is_loopback, new_operator_token
+
+    if not is_loopback(host) and not app.config["SANDBOX_OPERATOR_TOKEN"]:
+        # Reachable from the network: the control plane asks for a token, like Jupyter's.
+        app.config["SANDBOX_OPERATOR_TOKEN"] = new_operator_token()
+    token = app.config["SANDBOX_OPERATOR_TOKEN"]
     try:
         if https:
             # The encryption module makes the certificate (in transit is its subject); TLS
@@ -148,21 +177,36 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
             server = tls.make_https_server(app, host, port)
             app.config.update(SANDBOX_HTTPS=True, SESSION_COOKIE_SECURE=True)
         else:
-            # Threads, not processes: the same on every OS. The live feed holds one thread
-            # per open browser tab, so there are more than waitress's default four.
-            server = create_server(app, host=host, port=port, threads=16, ident="sandbox")
+            # Threads, not processes: the same on every OS. A live feed or a slow answer
+            # holds a thread, so there are many more than waitress's default four.
+            # channel_request_lookahead=1 keeps reading a connection while its request runs,
+            # so a client that hangs up is noticed at once (see sandbox/capacity.py).
+            server = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=app.config["SANDBOX_THREADS"],
+                connection_limit=app.config["SANDBOX_CONNECTION_LIMIT"],
+                channel_request_lookahead=1,
+                ident="sandbox",
+            )
     except OSError as error:
         raise click.ClickException(
             f"Cannot listen on {host}:{port} ({error.strerror}). Is another sandbox running? "
             f"Try --port {port + 1}."
         ) from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host
+    shown = f"[{shown}]" if ":" in shown else shown  # an IPv6 address in a URL: [::1]
     scheme, bound = ("https", server.server_port) if https else ("http", server.effective_port)
     url = f"{scheme}://{shown}:{bound}/"
     click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")
     print_modules(app)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"Warning: listening on {host}: anyone on your network can reach this sandbox.")
+    if token:
+        click.echo(
+            f"Listening on {host}: anyone on your network can reach this sandbox. Switches, "
+            "reset, records and the SQL console ask for the operator token in this URL:"
+        )
+        url += f"?{TOKEN_QUERY}={token}"
     if https:
         cert = Path(app.instance_path) / tls.CERT_FILE
         click.echo(f"TLS certificate (self-signed: tell your client to trust it): {cert}")

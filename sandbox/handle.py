@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -121,9 +122,18 @@ class Sandbox:
         self._serve(port)
 
     @classmethod
-    def connect(cls, url: str = "http://127.0.0.1:5000") -> Sandbox:
-        """Reach a sandbox that runs elsewhere (``python app.py``), over HTTP only."""
-        sandbox = cls(url)
+    def connect(cls, url: str = "http://127.0.0.1:5000", *, token: str | None = None) -> Sandbox:
+        """Reach a sandbox that runs elsewhere (``python app.py``), over HTTP only.
+
+        A sandbox listening beyond loopback prints a URL with ``?token=...``: pass that URL
+        as it is, or the token as ``token=``; the handle sends it with every call.
+        """
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        token = token or query.pop("token", None)
+        sandbox = cls(urlunsplit(parts._replace(query=urlencode(query))))
+        if token:
+            sandbox.session.headers["X-Sandbox-Token"] = token
         sandbox._wait_until_up(timeout=3)
         return sandbox
 

@@ -11,7 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from . import __version__, db, notes, sql_console
+from .capacity import client_gone, take_slot
 from .errors import InvalidQuery, NotFound
+from .guard import control_plane
 from .progress import progress
 from .record import event, records, stream
 from .registry import registry
@@ -34,13 +36,14 @@ def health() -> Any:
 
 
 @bp.get("/settings")
+@control_plane
 def settings() -> Any:
     """List every setting with its value and what it does."""
     return {
         "settings": [
             {
                 "name": s.name,
-                "value": current_app.config.get(s.name),
+                "value": _shown(s, current_app.config.get(s.name)),
                 "default": s.default,
                 "help": s.help,
             }
@@ -49,7 +52,15 @@ def settings() -> Any:
     }
 
 
+def _shown(setting: Any, value: Any) -> Any:
+    # A secret setting says whether it is set, never what it is.
+    if setting.secret:
+        return "[set]" if value else None
+    return value
+
+
 @bp.get("/modules")
+@control_plane
 def list_modules() -> Any:
     """List every module with its state."""
     reg = registry()
@@ -57,6 +68,7 @@ def list_modules() -> Any:
 
 
 @bp.get("/modules/<name>")
+@control_plane
 def get_module(name: str) -> Any:
     """Show one module."""
     reg = registry()
@@ -64,6 +76,7 @@ def get_module(name: str) -> Any:
 
 
 @bp.patch("/modules/<name>")
+@control_plane
 def toggle_module(name: str) -> Any:
     """Switch a module on or off: ``{"enabled": true|false}``."""
     reg = registry()
@@ -76,6 +89,7 @@ def toggle_module(name: str) -> Any:
 
 
 @bp.get("/modules/<name>/source")
+@control_plane
 def module_source(name: str) -> Any:
     """Show the real source of a module, read from the running package."""
     module = registry().get(name)
@@ -98,6 +112,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
 
 
 @bp.get("/traces")
+@control_plane
 def list_traces() -> Any:
     """List recent records newest first; filter by module, status, method or path."""
     limit = _int_arg("limit", 50, 1, 10_000)
@@ -122,10 +137,12 @@ def list_traces() -> Any:
 
 
 @bp.get("/traces/stream")
+@control_plane
 def trace_stream() -> Response:
     """Send each record as it completes, as Server-Sent Events."""
     seconds = float(current_app.config["SANDBOX_STREAM_SECONDS"])
-    body = stream_with_context(stream(records(), seconds))
+    take_slot("live feed")  # an open feed holds a thread: it takes a slot for slow answers
+    body = stream_with_context(stream(records(), seconds, client_gone()))
     return Response(
         body,
         mimetype="text/event-stream",
@@ -134,6 +151,7 @@ def trace_stream() -> Response:
 
 
 @bp.get("/traces/<trace_id>")
+@control_plane
 def get_trace(trace_id: str) -> Any:
     """Show one record in full."""
     record = records().get(trace_id)
@@ -148,6 +166,7 @@ def get_trace(trace_id: str) -> Any:
 
 
 @bp.get("/progress")
+@control_plane
 def get_progress() -> Any:
     """List every challenge and whether it is solved."""
     challenges = progress().report()
@@ -159,6 +178,7 @@ def get_progress() -> Any:
 
 
 @bp.post("/reset")
+@control_plane
 def reset() -> Any:
     """Put data, toggles and progress back to the seeded start, and forget the records."""
     db.reset(db.get_db().conn, db.workspace())
@@ -171,6 +191,7 @@ def reset() -> Any:
 
 
 @bp.post("/sql")
+@control_plane
 def run_sql() -> Any:
     """Run one read-only SQL statement: ``{"sql": "select ...", "explain": false}``."""
     data = check(

@@ -16,6 +16,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from .errors import NotFound
+from .guard import operator_ok
 from .registry import registry
 
 bp = Blueprint("pages", __name__)
@@ -31,6 +32,7 @@ def index() -> str:
         "index.html",
         modules=[reg.describe(m) for m in reg.modules.values()],
         lessons=lesson_names(),
+        locked=not operator_ok(),  # beyond loopback, without the operator token
     )
 
 

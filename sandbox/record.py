@@ -269,22 +269,32 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_close)
 
 
-def stream(buffer: RecordBuffer, seconds: float) -> Iterator[str]:
+def stream(
+    buffer: RecordBuffer, seconds: float, gone: Callable[[], bool] = lambda: False
+) -> Iterator[str]:
     """Yield Server-Sent Events for ``seconds``, then end so the browser reconnects.
 
     Ending now and then keeps a server thread from being held forever by an open
-    tab; EventSource reconnects by itself after ``retry`` milliseconds.
+    tab; EventSource reconnects by itself after ``retry`` milliseconds. A tab that
+    closes frees the thread within a second: ``gone()`` asks the server whether the
+    client is still there.
     """
     subscriber = buffer.subscribe()
     try:
         yield "retry: 1000\n\n"
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        quiet_since = time.monotonic()
+        while (left := deadline - time.monotonic()) > 0 and not gone():
             try:
-                sequence, kind, data = subscriber.get(timeout=min(left, 15))
+                sequence, kind, data = subscriber.get(timeout=min(left, 1))
             except queue.Empty:
-                yield ": keep-alive\n\n"  # a comment line: keeps proxies from closing the stream
+                if time.monotonic() - quiet_since >= 15:
+                    # A comment line: keeps proxies from closing a quiet stream, and a write
+                    # to a closed connection fails, which ends this loop under any server.
+                    quiet_since = time.monotonic()
+                    yield ": keep-alive\n\n"
                 continue
+            quiet_since = time.monotonic()
             yield f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
     finally:
         buffer.unsubscribe(subscriber)

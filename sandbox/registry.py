@@ -80,6 +80,9 @@ class Module:
     init_app: Callable[[Flask], None] | None = None  # bind extensions (flask-login) at start
     on_toggle: Callable[[Any, str, bool], None] | None = None
     after_toggle: Callable[[Any, bool], None] | None = None
+    # Answer state-changing requests from any website (the HTTP playground, as httpbin does).
+    # Every other module's routes refuse them: see sandbox/guard.py.
+    open_to_other_sites: bool = False
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -219,9 +222,13 @@ class Registry:
 
     # --- the gate and the hooks, run around every request ---
 
+    def owner(self) -> Module | None:
+        """Return the module that owns the route of the current request, if any."""
+        return self.owners.get((request.blueprint or "").split(".")[0])
+
     def gate(self) -> Response | None:
         """Refuse a route of a module that is off; run the before hooks of those that are on."""
-        owner = self.owners.get((request.blueprint or "").split(".")[0])
+        owner = self.owner()
         record = current_record()
         if owner is not None:
             if record is not None:

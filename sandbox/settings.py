@@ -18,6 +18,7 @@ class Setting:
     name: str
     default: Any
     help: str
+    secret: bool = False  # shown as set or not, never its value
 
 
 SETTINGS = (
@@ -53,6 +54,43 @@ SETTINGS = (
         "SANDBOX_SQL_TIME_LIMIT_MS",
         1000,
         "Longest a read-only SQL console query may run, in milliseconds",
+    ),
+    Setting(
+        "SANDBOX_HOST",
+        "127.0.0.1",
+        "Address the server listens on (python app.py --host); its requests' Host may name it",
+    ),
+    Setting(
+        "SANDBOX_ALLOWED_HOSTS",
+        (),
+        "More host names the sandbox answers for, beyond 127.0.0.1, localhost, [::1] and "
+        "--host (a name behind a proxy, say); '*' answers any (and undoes the DNS-rebinding "
+        "defence)",
+    ),
+    Setting(
+        "SANDBOX_TRUSTED_ORIGINS",
+        (),
+        "Origins (scheme://host:port) of other sites allowed to send state-changing requests, "
+        "such as a front end you build on http://localhost:3000",
+    ),
+    Setting(
+        "SANDBOX_OPERATOR_TOKEN",
+        None,
+        "Token the control plane asks for; python app.py makes one at start when it listens "
+        "beyond loopback (and prints it), none on loopback",
+        secret=True,
+    ),
+    Setting(
+        "SANDBOX_THREADS",
+        64,
+        "Requests served at once (python app.py --threads); slow answers and live feeds may "
+        "hold all but a few of them",
+    ),
+    Setting(
+        "SANDBOX_CONNECTION_LIMIT",
+        500,
+        "Open connections accepted at once, idle keep-alive ones included "
+        "(python app.py --connection-limit)",
     ),
     Setting(
         "MAX_CONTENT_LENGTH",

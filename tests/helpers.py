@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -99,3 +100,25 @@ def start_app(data_dir: Path, *args: str, **popen: object) -> tuple[subprocess.P
     )
     wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
     return process, f"http://127.0.0.1:{port}"
+
+
+# --- a real browser: the system's Chromium, driven by Playwright ---
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+CHROMIUM_NOT_FOUND = (
+    "Chromium not found: install it (Debian/Ubuntu: sudo apt-get install -y chromium; "
+    "elsewhere: python -m playwright install chromium) or set SANDBOX_CHROMIUM to its path"
+)
+
+
+def chromium_path() -> str | None:
+    """Return the browser to drive: SANDBOX_CHROMIUM, the system's, or None for Playwright's."""
+    if os.environ.get("SANDBOX_CHROMIUM"):
+        return os.environ["SANDBOX_CHROMIUM"]
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None

@@ -411,8 +411,12 @@ def test_reset_removes_accounts_and_ends_sessions(alice):
 
 
 def test_a_form_post_from_a_browser_needs_the_token(app, on):
-    # Origin, Referer or a cookie: a browser sent it, so another site may have made it.
-    for headers in ({"Origin": "http://evil.example"}, {"Referer": "http://evil.example/"}):
+    # Another site's Origin is refused before the form is read (sandbox/guard.py: 403).
+    fresh = app.test_client()
+    evil = {"Origin": "http://evil.example"}
+    is_problem(fresh.post("/auth/register", data={"username": "m"}, headers=evil), 403)
+    # Origin, Referer or a cookie: a browser sent it, so it must carry the form's token.
+    for headers in ({"Origin": "http://localhost"}, {"Referer": "http://evil.example/"}):
         fresh = app.test_client()
         problem = is_problem(
             fresh.post(

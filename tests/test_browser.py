@@ -7,7 +7,6 @@ the one Playwright installs itself. Screenshots land in tests/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, chromium_path
 from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -24,24 +24,6 @@ from werkzeug.serving import make_server
 import sandbox.pages
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-NOT_FOUND = (
-    "Chromium not found: install it (Debian/Ubuntu: sudo apt-get install -y chromium; "
-    "elsewhere: python -m playwright install chromium) or set SANDBOX_CHROMIUM to its path"
-)
-
-
-def chromium_path() -> str | None:
-    """Return the browser to drive: SANDBOX_CHROMIUM, the system's, or None for Playwright's."""
-    if os.environ.get("SANDBOX_CHROMIUM"):
-        return os.environ["SANDBOX_CHROMIUM"]
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +36,10 @@ def browser() -> Iterator[Browser | str]:
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=ARGS
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )
         except Error as error:
-            yield f"{NOT_FOUND}\n({error.message.splitlines()[0]})"
+            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
             return
         yield browser
         browser.close()

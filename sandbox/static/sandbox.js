@@ -535,6 +535,12 @@
   }
 
   updateEmpty();
+  // Beyond loopback without the operator token, every call below would be refused: the page
+  // says once what to do (the notice above the modules) instead of a toast for each.
+  if ("locked" in urls) {
+    setLive("off", "needs the operator token");
+    return;
+  }
   connect();
   loadTraces().catch((error) => toast(`Could not load requests: ${error.message}`, "error"));
   loadProgress().catch((error) => toast(`Could not load progress: ${error.message}`, "error"));

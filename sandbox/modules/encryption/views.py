@@ -13,6 +13,7 @@ from flask import Blueprint, current_app
 
 from sandbox import db
 from sandbox.errors import ValidationFailed
+from sandbox.guard import control_plane
 from sandbox.record import event
 from sandbox.validation import Field, check, json_body
 
@@ -94,6 +95,7 @@ def status() -> Any:
 
 
 @bp.post("/rotate")
+@control_plane  # beyond loopback, only the operator rotates keys
 def rotate() -> Any:
     """Re-encrypt every note body under a new key, then forget the old one."""
     return rotation.rotate()

@@ -10,4 +10,6 @@ from sandbox.registry import Module
 from .challenges import CHALLENGES
 from .views import bp
 
-module = Module(__name__, __doc__, blueprint=bp, challenges=CHALLENGES)
+# open_to_other_sites: like httpbin, any website may call the playground (its answers carry
+# CORS headers for that). It keeps no state, and it never sets the sandbox's own cookies.
+module = Module(__name__, __doc__, blueprint=bp, challenges=CHALLENGES, open_to_other_sites=True)
