@@ -16,8 +16,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import create_app, db
-from .modules.auth.cli import users_cli
-from .registry import registry
+from .registry import load_modules, registry
 
 
 def print_modules(app: Flask) -> None:
@@ -151,8 +150,10 @@ def disable(app: Flask, name: str) -> None:
     switch(app, name, False)
 
 
-# The auth module's accounts: instructors are made here, since the web lets anyone register.
-main.add_command(users_cli)
+# Each module's own commands (the auth module's `users add NAME --role instructor`, say).
+for _module in load_modules():
+    for _command in _module.commands:
+        main.add_command(_command)
 
 
 def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
@@ -170,11 +171,12 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
     token = app.config["SANDBOX_OPERATOR_TOKEN"]
     try:
         if https:
-            # The encryption module makes the certificate (in transit is its subject); TLS
-            # works whether that module is switched on or off.
-            from .modules.encryption import tls
-
-            server = tls.make_https_server(app, host, port)
+            # A module makes the certificate (the encryption module: in transit is its
+            # subject); TLS works whether that module is switched on or off.
+            https_server = app.extensions["sandbox.registry"].any_provider("https_server")
+            if https_server is None:
+                raise click.ClickException("--https needs a module that provides HTTPS.")
+            server = https_server(app, host, port)
             app.config.update(SANDBOX_HTTPS=True, SESSION_COOKIE_SECURE=True)
         else:
             # Threads, not processes: the same on every OS. A live feed or a slow answer
@@ -208,8 +210,7 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
         )
         url += f"?{TOKEN_QUERY}={token}"
     if https:
-        cert = Path(app.instance_path) / tls.CERT_FILE
-        click.echo(f"TLS certificate (self-signed: tell your client to trust it): {cert}")
+        click.echo(f"TLS certificate (self-signed: tell your client to trust it): {server.cert}")
     click.echo(f"Serving on {url}  (Ctrl+C to stop)")
     try:
         if https:

@@ -192,20 +192,23 @@ def seed(conn: sqlite3.Connection, workspace: str) -> None:
 
 
 def reset(conn: sqlite3.Connection, workspace: str) -> None:
-    """Put a workspace's data, toggles and progress back to the seeded start, atomically."""
-    with conn:  # one transaction: a reset happens entirely or not at all
-        # Accounts last: sessions and tokens point at users.
-        for table in (
-            "notes",
-            "module_state",
-            "progress",
-            "login_failures",
-            "tokens",
-            "sessions",
-            "users",
-        ):
-            conn.execute(f"delete from {table} where workspace = ?", (workspace,))
-        seed(conn, workspace)
+    """Put a workspace's core data, toggles and progress back to the seeded start.
+
+    Runs inside the caller's transaction (the registry's reset), after every module
+    has emptied its own tables.
+    """
+    for table in ("notes", "module_state", "progress"):
+        conn.execute(f"delete from {table} where workspace = ?", (workspace,))
+    seed(conn, workspace)
+
+
+def create_tables(app: Flask, sql: str) -> None:
+    """Run a module's ``schema.sql`` (``CREATE TABLE IF NOT EXISTS ...``) on the database."""
+    conn = connect(database_path(app), traced=False)
+    try:
+        conn.executescript(sql)
+    finally:
+        conn.close()
 
 
 def wipe_dir(data_dir: Path) -> None:

@@ -122,8 +122,7 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
 # What to tell a learner for the HTTP errors Flask and werkzeug raise themselves.
 _DETAILS = {
     400: "The request could not be understood. Check its syntax and send it again.",
-    404: "No route matches {method} {path}. GET / lists the modules and their routes; "
-    "GET /api/openapi.json documents the API.",
+    404: "No route matches {method} {path}. GET / lists the modules and their routes.",
     405: "{method} is not allowed on {path}. Use one of: {allowed}.",
     413: "The request body is larger than the limit of {limit} bytes. Send a smaller body.",
     415: "This endpoint does not accept the Content-Type '{content_type}'.",

@@ -227,7 +227,7 @@ class Sandbox:
             which = which.headers.get("X-Sandbox-Trace")
         if which is None:
             if self.last is None or self.last.trace_id is None:
-                raise LookupError("No request sent yet: try sb.get('/server/get') first.")
+                raise LookupError("No request sent yet: send one first, e.g. sb.get(path).")
             which = self.last.trace_id
         return display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
 

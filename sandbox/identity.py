@@ -46,6 +46,9 @@ class IdentityProvider(Protocol):
     def challenge(self) -> str:
         """Return the WWW-Authenticate value telling a client how to authenticate."""
 
+    def how_to_log_in(self) -> str:
+        """Return one sentence telling a learner how to prove who they are."""
+
 
 def current_identity() -> Identity | None:
     """Return who is asking: the provider's answer, or the guest when none is on."""
@@ -71,8 +74,7 @@ def require_identity(*, write: bool) -> Identity:
     if identity is None:
         provider = registry().provided("identity")
         raise Unauthorized(
-            "Log in first: send 'Authorization: Bearer <token>' (make a token with POST "
-            "/auth/tokens) or log in with POST /auth/login to get a session cookie.",
+            f"Log in first: {provider.how_to_log_in()}",
             headers={"WWW-Authenticate": provider.challenge()},
         )
     if write and identity.scope != "write":

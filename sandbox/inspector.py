@@ -181,9 +181,8 @@ def get_progress() -> Any:
 @control_plane
 def reset() -> Any:
     """Put data, toggles and progress back to the seeded start, and forget the records."""
-    db.reset(db.get_db().conn, db.workspace())
+    registry().reset(db.get_db().conn, db.workspace())
     notes.memory().clear(db.workspace())
-    registry().forget_state()
     progress().forget()
     records().clear()
     event("sandbox", "reset: data, toggles and progress back to the start")

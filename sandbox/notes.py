@@ -301,7 +301,7 @@ def _write(fields: dict[str, Any]) -> dict[str, Any]:
 def _not_found(note_id: int) -> NotFound:
     # The same answer whether the note does not exist or belongs to someone else:
     # telling them apart would tell a stranger which ids are taken.
-    return NotFound(f"There is no note {note_id}. GET /api/notes lists the notes you can see.")
+    return NotFound(f"There is no note {note_id} among the notes you can see.")
 
 
 def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:

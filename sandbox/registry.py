@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from flask import Blueprint, Flask, Response, current_app, request
 
 from . import db
@@ -62,6 +63,12 @@ class Module:
     ``provides`` plugs a service into the core, e.g. ``{"note_storage": ...}``.
     All of them count only while the module is on.
 
+    A module owns its state: the tables in its folder's ``schema.sql`` (created at
+    start, like the core's) and ``reset(conn, workspace)``, which empties them for one
+    workspace inside the reset's transaction. It brings its own command-line
+    ``commands`` (``python app.py users ...``) and ``nav_links`` (label, endpoint) for
+    the pages' top bar. The core names none of them.
+
     ``on_toggle(conn, workspace, enabled)`` changes data when the module is switched
     (encryption encrypts every note): it runs inside the same transaction as the switch
     itself, so a crash leaves both as they were. ``after_toggle(database_path, enabled)``
@@ -83,6 +90,9 @@ class Module:
     # Answer state-changing requests from any website (the HTTP playground, as httpbin does).
     # Every other module's routes refuse them: see sandbox/guard.py.
     open_to_other_sites: bool = False
+    reset: Callable[[Any, str], None] | None = None
+    commands: tuple[click.Command, ...] = ()
+    nav_links: tuple[tuple[str, str], ...] = ()
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -100,6 +110,11 @@ class Module:
     def folder(self) -> Path:
         """Return the folder this module's code lives in."""
         return Path(importlib.import_module(self.package).__file__).parent
+
+    def schema_sql(self) -> str | None:
+        """Return the SQL of the module's own tables (its ``schema.sql``), if it has any."""
+        path = self.folder / "schema.sql"
+        return path.read_text(encoding="utf-8") if path.is_file() else None
 
     def source_files(self) -> list[dict[str, str]]:
         """Return the module's Python files as they are in the running package."""
@@ -172,6 +187,12 @@ class Registry:
         """Return every on module's provider of a core service, in registry order."""
         return [m.provides[service] for m in self.enabled() if service in m.provides]
 
+    def any_provider(self, service: str) -> Any:
+        """Return a loaded module's provider of a service, whether it is on or off, or None."""
+        return next(
+            (m.provides[service] for m in self.modules.values() if service in m.provides), None
+        )
+
     def provider_name(self, service: str) -> str | None:
         """Return the name of the module that can provide a service, on or off."""
         return next((m.name for m in self.modules.values() if service in m.provides), None)
@@ -202,6 +223,22 @@ class Registry:
         if changes and module.after_toggle is not None:
             module.after_toggle(db.database_path(), enabled)
         return module
+
+    def reset(self, conn: Any, workspace: str) -> None:
+        """Put a workspace back to the start: every module's tables, then the core's, at once."""
+        with conn:  # one transaction: a reset happens entirely or not at all
+            # Modules first, in reverse: a later module's rows may point at an earlier one's.
+            for module in reversed(self.modules.values()):
+                if module.reset is not None:
+                    module.reset(conn, workspace)
+            db.reset(conn, workspace)
+        self.forget_state()
+
+    def schema_sql(self) -> str:
+        """Return the SQL of every table: the core's, then each module's."""
+        parts = [db.schema_sql()]
+        parts += [sql for m in self.modules.values() if (sql := m.schema_sql())]
+        return "\n".join(parts)
 
     def forget_state(self) -> None:
         """Drop the cached toggles so the next request reads them again."""
@@ -266,9 +303,19 @@ def init_app(app: Flask) -> None:
     modules = load_modules(app.config.get("SANDBOX_MODULES"))
     app.extensions["sandbox.registry"] = reg = Registry(modules)
     for module in modules:
+        if (sql := module.schema_sql()) is not None:
+            db.create_tables(app, sql)
         for blueprint in (module.blueprint, *module.more_blueprints):
             app.register_blueprint(blueprint)
+        for command in module.commands:
+            app.cli.add_command(command)
         if module.init_app is not None:
             module.init_app(app)
+
+    @app.context_processor
+    def navigation() -> dict[str, Any]:
+        # The top bar's links: each loaded module brings its own, so any subset renders.
+        return {"nav_links": [link for m in modules for link in m.nav_links]}
+
     app.before_request(lambda: reg.gate())
     app.after_request(lambda response: reg.after(response))

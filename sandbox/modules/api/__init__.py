@@ -12,4 +12,10 @@ from sandbox.registry import Module
 from .challenges import CHALLENGES
 from .views import bp
 
-module = Module(__name__, __doc__, blueprint=bp, challenges=CHALLENGES)
+module = Module(
+    __name__,
+    __doc__,
+    blueprint=bp,
+    challenges=CHALLENGES,
+    nav_links=(("API explorer", "api.docs"),),
+)

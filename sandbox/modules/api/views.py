@@ -14,7 +14,8 @@ from sandbox.validation import json_body
 
 from .openapi import document
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+# template_folder: the module's pages live in its own folder, with the rest of it.
+bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
 
 LIST_PARAMS = ("limit", "offset", "tag", "q", "sort")
 SORTS = [s for key in notes.SORTS for s in (key, "-" + key)]

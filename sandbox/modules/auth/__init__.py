@@ -21,9 +21,15 @@ from .views import bp
 
 
 def init_app(app: Flask) -> None:
-    """Bind flask-login and the recorded cookie sessions; add ``flask users``."""
+    """Bind flask-login and the recorded cookie sessions."""
     sessions.init_app(app)
-    app.cli.add_command(users_cli)
+
+
+def reset(conn: Any, workspace: str) -> None:
+    """Delete the workspace's accounts and everything that hangs off them (schema.sql)."""
+    # Accounts last: sessions and tokens point at users.
+    for table in ("login_failures", "tokens", "sessions", "users"):
+        conn.execute(f"delete from {table} where workspace = ?", (workspace,))
 
 
 def on_toggle(conn: Any, workspace: str, enabled: bool) -> None:
@@ -54,4 +60,6 @@ module = Module(
     provides={"identity": SessionsAndTokens()},
     init_app=init_app,
     on_toggle=on_toggle,
+    reset=reset,
+    commands=(users_cli,),  # python app.py users add NAME --role instructor
 )

@@ -112,6 +112,14 @@ class SessionsAndTokens:
         """Return the WWW-Authenticate value of a 401: a bearer token, in realm "sandbox"."""
         return REALM
 
+    def how_to_log_in(self) -> str:
+        """Return how to log in, for the 401 problem the core answers."""
+        return (
+            "send 'Authorization: Bearer <token>' (make a token with POST "
+            f"{url_for('auth.create_token')}) or log in with POST {url_for('auth.login')} to get a "
+            "session cookie."
+        )
+
     def login_url(self, next_url: str) -> str:
         """Return the login page, which comes back to ``next_url`` after a login."""
         return url_for("auth.login_page", next=next_url.rstrip("?"))

@@ -21,7 +21,8 @@ from sandbox.validation import Field, UnsupportedMediaType, check, json_body
 from . import accounts, sessions, throttle
 from .identity import REALM
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+# template_folder: the module's pages live in its own folder, with the rest of it.
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SAFE_NEXT = re.compile(r"/[A-Za-z0-9/_.~%?&=+-]*")

@@ -18,4 +18,5 @@ module = Module(
     blueprint=bp,
     challenges=CHALLENGES,
     provides={"note_storage": SQLiteStorage()},
+    nav_links=(("SQL console", "database.console"),),
 )

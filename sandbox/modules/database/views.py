@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from sandbox.db import get_db, schema_sql
+from sandbox.db import get_db
+from sandbox.registry import registry
 
-bp = Blueprint("database", __name__, url_prefix="/database")
+# template_folder: the module's pages live in its own folder, with the rest of it.
+bp = Blueprint("database", __name__, url_prefix="/database", template_folder="templates")
 
 
 @bp.get("/schema")
@@ -36,7 +38,7 @@ def schema() -> Any:
                 "rows": table.count,
             }
         )
-    return {"tables": tables, "sql": schema_sql()}
+    return {"tables": tables, "sql": registry().schema_sql()}
 
 
 @bp.get("/console")

@@ -17,7 +17,7 @@ from sandbox import db
 from sandbox.record import Record
 from sandbox.registry import Module
 
-from . import keys, switch
+from . import keys, switch, tls
 from .challenges import CHALLENGES
 from .share import share_bp
 from .transform import TOKEN_START, cipher
@@ -62,7 +62,8 @@ module = Module(
     challenges=CHALLENGES,
     enabled_by_default=False,
     after_request=point_out_ciphertext,
-    provides={"note_transform": cipher},
+    # https_server: python app.py --https serves through it, whether encryption is on or off.
+    provides={"note_transform": cipher, "https_server": tls.make_https_server},
     more_blueprints=(share_bp,),
     init_app=init_app,
     on_toggle=switch.on_toggle,

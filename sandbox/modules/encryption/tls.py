@@ -143,4 +143,5 @@ def make_https_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
         server.socket, server_side=True, do_handshake_on_connect=False
     )
     server.ssl_context = context  # werkzeug then tells the app the scheme is https
+    server.cert = cert_path  # type: ignore[attr-defined]  (printed at start)
     return server
