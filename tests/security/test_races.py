@@ -23,6 +23,7 @@ from helpers import serve
 from sandbox import registry
 from sandbox.db import DATABASE_FILE
 from sandbox.modules.encryption import keys
+from sandbox.modules.encryption.transform import is_token
 
 ON, OFF = {"enabled": True}, {"enabled": False}
 
@@ -70,6 +71,131 @@ def run_together(*workers: Callable[[], None], timeout: float = 120) -> None:
     assert not any(t.is_alive() for t in threads), "a worker thread did not finish"
     if failures:
         raise failures[0]
+
+
+# --- 1. notes written while encryption is being switched ---
+
+
+class Writers:
+    """Threads that create, patch and replace notes over HTTP until told to stop.
+
+    Each note is written by one thread only, so the body it was last acknowledged with
+    (a 2xx answer) is exactly the body it must have when read back.
+    """
+
+    def __init__(self, url: str, count: int):
+        self.url, self.count = url, count
+        self.expected: dict[int, str] = {}  # note id -> last acknowledged body
+        self.wrong: list[str] = []  # answers that were not what the write promised
+        self.acknowledged = 0  # writes answered 2xx so far
+        self.stop = threading.Event()
+
+    def write(self, n: int) -> None:
+        with requests.Session() as http:
+            i = 0
+            while not self.stop.is_set():
+                i += 1
+                body = f"writer {n}, note {i}: created"
+                created = http.post(
+                    self.url + "/api/notes", json={"title": f"w{n}.{i}", "body": body}
+                )
+                if not self._acknowledged(created, 201, body):
+                    continue
+                note_id = created.json()["id"]
+                self.expected[note_id] = body
+                for method, fields in (
+                    ("PATCH", {"body": f"writer {n}, note {i}: patched"}),
+                    ("PUT", {"title": f"w{n}.{i}", "body": f"writer {n}, note {i}: replaced"}),
+                ):
+                    answer = http.request(method, f"{self.url}/api/notes/{note_id}", json=fields)
+                    if self._acknowledged(answer, 200, fields["body"]):
+                        self.expected[note_id] = fields["body"]
+
+    def _acknowledged(self, response: requests.Response, status: int, body: str) -> bool:
+        if response.status_code != status:
+            self.wrong.append(f"{response.request.method} answered {response.status_code}")
+            return False
+        self.acknowledged += 1
+        if response.json()["body"] != body:  # the answer itself must show what was written
+            self.wrong.append(
+                f"{response.request.method} answered body {response.json()['body']!r}"
+            )
+        return True
+
+    def wait_for(self, writes: int, timeout: float = 30) -> None:
+        """Wait until this many more writes have been acknowledged."""
+        target, deadline = self.acknowledged + writes, time.monotonic() + timeout
+        while self.acknowledged < target:
+            assert time.monotonic() < deadline, "the writers made no progress"
+            time.sleep(0.005)
+
+    def workers(self) -> list[Callable[[], None]]:
+        return [lambda n=n: self.write(n) for n in range(self.count)]
+
+
+def switcher(url: str, switches: int, writers: Writers) -> Callable[[], None]:
+    """Return a worker that switches encryption on and off, then stops the writers."""
+
+    def work() -> None:
+        try:
+            with requests.Session() as http:
+                writers.wait_for(writes=writers.count)  # the writers are under way
+                for i in range(switches):
+                    answer = http.patch(
+                        url + "/sandbox/modules/encryption", json=OFF if i % 2 else ON
+                    )
+                    assert answer.status_code == 200, answer.text
+                    writers.wait_for(writes=writers.count)  # between switches too, not only during
+        finally:
+            writers.stop.set()
+
+    return work
+
+
+def stored_bodies(app, storage: str) -> dict[int, str]:
+    """Return every note's body as stored (in the notes table, or in this server's memory)."""
+    if storage == "memory":
+        kept = app.extensions["sandbox.memory_notes"]._notes.get("local", {})
+        return {i: n["body"] for i, n in kept.items()}
+    with database(app) as conn:
+        return dict(conn.execute("select id, body from notes where workspace = 'local'"))
+
+
+@pytest.mark.parametrize("storage", ["database", "memory"])
+def test_notes_written_during_encryption_switches_read_back_exactly(app, storage):
+    with serve(app) as live:
+        if storage == "memory":
+            assert live.request("PATCH", "/sandbox/modules/database", json=OFF).ok
+        # Many notes make each switch take longer: more writes arrive while it runs.
+        for i in range(150):
+            body = f"filler {i}"
+            assert live.post("/api/notes", json={"title": f"f{i}", "body": body}).status_code == 201
+        for switches, ends in ((9, "on"), (8, "off")):
+            writers = Writers(live.url, count=6)
+            run_together(*writers.workers(), switcher(live.url, switches, writers))
+            stored = stored_bodies(app, storage)
+            ring = key_ring(app)
+            clear = [i for i in writers.expected if ends == "on" and not is_token(stored[i])]
+            wrong = [
+                i for i in writers.expected if unwrap(stored[i], ends, ring) != writers.expected[i]
+            ]
+            read_back = [
+                i
+                for i, body in writers.expected.items()
+                if live.get(f"/api/notes/{i}").json().get("body") != body
+            ]
+            assert not (writers.wrong or clear or wrong or read_back), (
+                f"ending {ends}, of {len(writers.expected)} notes: {len(writers.wrong)} answers "
+                f"wrong {writers.wrong[:2]}, {len(clear)} stored in clear while on, {len(wrong)} "
+                f"stored wrong, {len(read_back)} read back wrong"
+            )
+
+
+def unwrap(stored: str, ends: str, ring: MultiFernet) -> str:
+    """Return what a stored body says: decrypted once while encryption is on, as is when off."""
+    if ends == "off" or not is_token(stored):
+        return stored
+    return ring.decrypt(stored.encode()).decode()
 
 
 # --- 4. switching a module while every request reads the switches ---
