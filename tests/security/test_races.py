@@ -198,6 +198,73 @@ def unwrap(stored: str, ends: str, ring: MultiFernet) -> str:
     return ring.decrypt(stored.encode()).decode()
 
 
+# --- 2. a switch that fails changes nothing, in the database or in memory ---
+
+
+def tamper(token: str) -> str:
+    """Change one character in the middle of a token, keeping it the shape of a token."""
+    middle = len(token) // 2
+    return token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+
+
+def memory_bodies(app) -> dict[int, str]:
+    """Return the bodies of the notes this server keeps in memory."""
+    return {i: n["body"] for i, n in app.extensions["sandbox.memory_notes"]._notes["local"].items()}
+
+
+def test_a_switch_refused_by_a_tampered_note_leaves_the_memory_notes_alone(app):
+    with serve(app) as live:
+        assert live.request("PATCH", "/sandbox/modules/encryption", json=ON).ok
+        assert live.request("PATCH", "/sandbox/modules/database", json=OFF).ok
+        written = {}
+        for i in range(5):  # notes in memory, encrypted there
+            body = f"kept in memory {i}"
+            written[live.post("/api/notes", json={"title": f"m{i}", "body": body}).json()["id"]] = (
+                body
+            )
+        before = memory_bodies(app)
+        assert all(is_token(b) for b in before.values())
+        with database(app) as conn:  # and one note in the database that fails its check
+            (token,) = conn.execute("select body from notes where id = 2").fetchone()
+            conn.execute("update notes set body = ? where id = 2", [tamper(token)])
+        refused = live.request("PATCH", "/sandbox/modules/encryption", json=OFF)
+        assert refused.status_code == 409 and "Nothing was changed" in refused.json()["detail"]
+        assert memory_bodies(app) == before  # not decrypted behind the answer's back
+        assert live.get("/sandbox/modules/encryption").json()["enabled"] is True
+        for note_id, body in written.items():  # and they still decrypt
+            answer = live.get(f"/api/notes/{note_id}")
+            assert answer.status_code == 200 and answer.json()["body"] == body
+        assert not any(e.get("plaintext_found") for e in live.trace(answer)["events"])
+
+
+def test_a_switch_whose_commit_fails_puts_the_memory_notes_back(app):
+    with serve(app) as live:
+        assert live.request("PATCH", "/sandbox/modules/database", json=OFF).ok
+        for i in range(3):
+            assert live.post("/api/notes", json={"title": f"m{i}", "body": f"plain {i}"}).ok
+        before = memory_bodies(app)
+        with database(app) as conn:
+            # The switch's own last statement fails, after every body was rewritten: as a full
+            # disk would make it fail. (A trigger is how SQLite lets us make a write fail.)
+            for event in ("insert", "update"):
+                conn.execute(
+                    f"create trigger refuse_{event} before {event} on module_state "
+                    "when new.name = 'encryption' begin select raise(abort, 'disk full'); end"
+                )
+        failed = live.request("PATCH", "/sandbox/modules/encryption", json=ON)
+        assert failed.status_code == 500
+        assert memory_bodies(app) == before  # as plain as the database says they are
+        assert live.get("/sandbox/modules/encryption").json()["enabled"] is False
+        with database(app) as conn:
+            conn.execute("drop trigger refuse_insert")
+            conn.execute("drop trigger refuse_update")
+        assert live.request("PATCH", "/sandbox/modules/encryption", json=ON).ok
+        ring = key_ring(app)
+        assert {
+            i: ring.decrypt(b.encode()).decode() for i, b in memory_bodies(app).items()
+        } == before
+
+
 # --- 4. switching a module while every request reads the switches ---
 
 
