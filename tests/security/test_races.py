@@ -265,6 +265,49 @@ def test_a_switch_whose_commit_fails_puts_the_memory_notes_back(app):
         } == before
 
 
+# --- 3. the login throttle under a burst of guesses ---
+
+PW = "correct horse battery"
+
+
+def test_thirty_guesses_at_once_get_five_password_checks(app):
+    with serve(app) as live:
+        assert live.request("PATCH", "/sandbox/modules/auth", json=ON).ok
+        for name in ("alice", "erin"):
+            account = {"username": name, "password": PW}
+            assert requests.post(live.url + "/auth/register", json=account).status_code == 201
+        start, answers = threading.Barrier(30), []
+
+        def guess(n: int) -> None:
+            start.wait()  # all 30 leave together: the burst a script sends
+            guess = {"username": "alice", "password": f"guess number {n}"}
+            answers.append(requests.post(live.url + "/auth/login", json=guess, timeout=60))
+
+        run_together(*(lambda n=n: guess(n) for n in range(30)))
+        assert Counter(a.status_code for a in answers) == {401: 5, 429: 25}
+        # What the server did, from its records: five passwords checked, 25 not even looked at.
+        refused = [a for a in answers if a.status_code == 401]
+        decisions = [
+            e.get("decision")
+            for a in answers
+            for e in live.trace(a)["events"]
+            if e.get("decision") in ("refused", "throttled")
+        ]
+        assert sorted(decisions) == ["refused"] * 5 + ["throttled"] * 25
+        assert all(a.headers["WWW-Authenticate"] for a in refused)
+        # Only alice is throttled: another account logs in from the same address at once.
+        erin = requests.post(live.url + "/auth/login", json={"username": "erin", "password": PW})
+        assert erin.status_code == 200
+        right = {"username": "alice", "password": PW}
+        assert requests.post(live.url + "/auth/login", json=right).status_code == 429
+        with database(app) as conn:  # the window passes: the failures are 16 minutes old
+            conn.execute(
+                "update login_failures set failed_at = ?",
+                [time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(time.time() - 960))],
+            )
+        assert requests.post(live.url + "/auth/login", json=right).status_code == 200
+
+
 # --- 4. switching a module while every request reads the switches ---
 
 
