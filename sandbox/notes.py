@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +56,8 @@ class NoteStorage(Protocol):
 
     name: str
 
+    def writing(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]: ...
     def get(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None: ...
     def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]: ...
@@ -78,6 +83,26 @@ class MemoryStorage:
         self._next_id: dict[str, int] = {}
         self._checked: set[str] = set()
         self._lock = threading.Lock()  # requests run on several threads at once
+        self._held = threading.local()  # the write transaction this thread holds, if any
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """Hold the database's write lock while a note is written to memory.
+
+        The notes are in memory, but the module switches are in the database, and a switch
+        (encryption) rewrites the bodies in memory while it holds that lock. Holding it too,
+        a write sees the switches as they are and no switch can slip in before it is stored.
+        The note count below is written in the same transaction.
+        """
+        conn = db.connect(self.path, traced=False)  # bookkeeping, not the learner's request
+        try:
+            with conn:  # commits when the block ends, rolls back if it raises
+                conn.execute("BEGIN IMMEDIATE")
+                self._held.conn = conn
+                yield conn
+        finally:
+            self._held.conn = None
+            conn.close()
 
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]:
         with self._lock:
@@ -124,6 +149,22 @@ class MemoryStorage:
             note.update(fields)
             return dict(note)
 
+    def replace_bodies(self, workspace: str, changes: dict[int, tuple[str, str]]) -> int:
+        """Set bodies ``{id: (expected, new)}`` where a body is still the expected one.
+
+        For a change computed earlier (a module switch): a note deleted or rewritten since
+        is left as it is now. Returns how many bodies changed.
+        """
+        changed = 0
+        with self._lock:  # all of them at once: no reader sees half of the change
+            kept = self._notes.get(workspace, {})
+            for note_id, (expected, new) in changes.items():
+                note = kept.get(note_id)
+                if note is not None and note["body"] == expected:
+                    note["body"] = new
+                    changed += 1
+        return changed
+
     def delete(self, workspace: str, note_id: int, owner: str | None) -> bool:
         with self._lock:
             deleted = self._find(workspace, note_id, owner) is not None
@@ -162,13 +203,18 @@ class MemoryStorage:
         return saved["count"]
 
     def _write_count(self, workspace: str, count: int) -> None:
+        sql = "insert or replace into sandbox_meta (key, value) values (?, ?)"
+        params = (f"memory_notes:{workspace}", json.dumps({"boot": self.boot, "count": count}))
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            # Inside writing(): this thread holds the write lock on that connection. A second
+            # connection would wait for the lock this very thread holds, until it timed out.
+            held.execute(sql, params)
+            return
         conn = db.connect(self.path, traced=False)
         try:
             with conn:
-                conn.execute(
-                    "insert or replace into sandbox_meta (key, value) values (?, ?)",
-                    (f"memory_notes:{workspace}", json.dumps({"boot": self.boot, "count": count})),
-                )
+                conn.execute(sql, params)
         finally:
             conn.close()
 
@@ -273,29 +319,62 @@ def validate(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
 # --- the operations ---
 
 
-def _read(note: dict[str, Any]) -> dict[str, Any]:
-    """Run the read transforms of the modules that are on (decryption, say)."""
-    for transform in registry().provided_all("note_transform"):
-        note = transform.on_read(note)
+def _read(note: dict[str, Any], state: dict[str, bool] | None = None) -> dict[str, Any]:
+    """Run the read transforms of the modules that are on (decryption, say).
+
+    ``state`` is the modules' state a write just stored the note under; without it, the
+    server's current view of the switches.
+    """
+    reg = registry()
+    state = state if state is not None else reg.state()
+    for module in reg.modules.values():
+        transform = module.provides.get("note_transform")
+        if transform is not None and state[module.name]:
+            note = transform.on_read(note)
     return note
 
 
-def _write(fields: dict[str, Any]) -> dict[str, Any]:
-    """Run the write transforms of the modules that are on (encryption, say).
+def _write(fields: dict[str, Any], state: dict[str, bool]) -> dict[str, Any]:
+    """Run the write transforms of the modules that are on in ``state`` (encryption, say).
 
     A transform of a module that is off is not run; if it has a ``when_off`` text, the
     record says it ("encryption off: note bodies are stored as plain text").
     """
-    reg = registry()
-    for module in reg.modules.values():
+    for module in registry().modules.values():
         transform = module.provides.get("note_transform")
         if transform is None:
             continue
-        if reg.is_enabled(module.name):
+        if state[module.name]:
             fields = transform.on_write(fields)
         elif getattr(transform, "when_off", None):
             event(module.name, f"{module.name} off: {transform.when_off}")
     return fields
+
+
+@contextmanager
+def _writing(store: NoteStorage) -> Iterator[dict[str, bool]]:
+    """Hold the write lock from deciding how to store a note until it is stored.
+
+    Yields the modules' state as of this moment, read inside the transaction. Why not the
+    server's cached view of the switches (registry().state())? Because of this race, with
+    two requests on two threads:
+
+        write a note                       switch encryption on
+        ------------                       --------------------
+        is encryption on? no (cached)
+                                           encrypt every stored body, commit
+        store the body as plain text
+
+    The note is now plain text in a database that says every body is encrypted: switching
+    off later "decrypts" it (it is left alone), switching on again skips it. The other way
+    round, a body encrypted just before a switch off stays ciphertext forever, and one
+    encrypted just before a switch on is encrypted twice. A switch rewrites the bodies in
+    one transaction holding the database's write lock; a write that takes the same lock
+    (BEGIN IMMEDIATE) *before* it reads the switches runs entirely before a switch or
+    entirely after it, never in between.
+    """
+    with store.writing() as conn:
+        yield registry().stored_state(conn)
 
 
 def _not_found(note_id: int) -> NotFound:
@@ -351,7 +430,10 @@ def create_note(data: dict[str, Any]) -> dict[str, Any]:
         "created_at": stamp,
         "updated_at": stamp,
     }
-    return _read(storage().insert(db.workspace(), _write(note)))
+    store = storage()
+    with _writing(store) as state:
+        stored = store.insert(db.workspace(), _write(note, state))
+    return _read(stored, state)  # decrypted as it was stored, whatever switch comes next
 
 
 def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -361,11 +443,13 @@ def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[st
     current = get_note(note_id)  # a 404 for a note that is not there, or not theirs
     if all(current[k] == v for k, v in fields.items()):
         return current  # nothing changes: no write, and updated_at and the ETag stay as they are
-    changes = _write({**fields, "updated_at": db.now()})
-    note = storage().update(db.workspace(), note_id, changes, owner)
+    store = storage()
+    with _writing(store) as state:
+        changes = _write({**fields, "updated_at": db.now()}, state)
+        note = store.update(db.workspace(), note_id, changes, owner)
     if note is None:  # deleted between the read and the write
         raise _not_found(note_id)
-    return _read(note)
+    return _read(note, state)
 
 
 def delete_note(note_id: int) -> None:

@@ -137,6 +137,7 @@ class Registry:
         self.owners = {bp.name: m for m in modules for bp in (m.blueprint, *m.more_blueprints)}
         self._state: dict[str, bool] | None = None
         self._state_read = 0.0
+        self._generation = 0  # how many times the cache was dropped
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Module:
@@ -149,23 +150,39 @@ class Registry:
 
     def state(self) -> dict[str, bool]:
         """Return ``{name: enabled}``, read from the database at most every STATE_TTL s."""
+        # Every thread of the server runs this at once, and a toggle may drop the cache
+        # (forget_state) at any moment. So this works on local names only: checking
+        # self._state and then returning self._state could return None if a toggle lands in
+        # between, and every caller would fail with a 500.
+        with self._lock:
+            state, read_at, generation = self._state, self._state_read, self._generation
         now = time.monotonic()
-        if self._state is None or now - self._state_read > STATE_TTL:
-            conn = db.connect(db.database_path(), traced=False)  # not part of the learner's request
-            try:
-                rows = conn.execute(
-                    "select name, enabled from module_state where workspace = ?",
-                    (db.workspace(),),
-                ).fetchall()
-            finally:
-                conn.close()
-            saved = {row["name"]: bool(row["enabled"]) for row in rows}
-            with self._lock:
-                self._state = {
-                    name: saved.get(name, m.enabled_by_default) for name, m in self.modules.items()
-                }
-                self._state_read = now
-        return self._state
+        if state is not None and now - read_at <= STATE_TTL:
+            return state
+        conn = db.connect(db.database_path(), traced=False)  # not part of the learner's request
+        try:
+            state = self.stored_state(conn)
+        finally:
+            conn.close()
+        with self._lock:
+            # Keep it, unless a toggle dropped the cache while we read: then what we read may
+            # be from before that toggle, and the next request must read again.
+            if self._generation == generation:
+                self._state, self._state_read = state, now
+        return state
+
+    def stored_state(self, conn: Any) -> dict[str, bool]:
+        """Return ``{name: enabled}`` as stored, read on ``conn``, without the cache.
+
+        Read inside a transaction that holds the write lock (BEGIN IMMEDIATE), this is the
+        state for as long as the transaction lasts: a switch needs the same lock to change it.
+        That is how a note write knows, for certain, whether encryption is on.
+        """
+        rows = conn.execute(
+            "select name, enabled from module_state where workspace = ?", (db.workspace(),)
+        ).fetchall()
+        saved = {name: bool(enabled) for name, enabled in rows}
+        return {name: saved.get(name, m.enabled_by_default) for name, m in self.modules.items()}
 
     def is_enabled(self, name: str) -> bool:
         """Return whether a module is on."""
@@ -244,6 +261,7 @@ class Registry:
         """Drop the cached toggles so the next request reads them again."""
         with self._lock:
             self._state = None
+            self._generation += 1
 
     def describe(self, module: Module) -> dict[str, Any]:
         """Return a module as the toggle API shows it."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from helpers import is_problem
 
 from sandbox import create_app
@@ -112,6 +114,36 @@ def test_a_toggle_from_another_process_reaches_a_running_server(live, tmp_path):
     while live.get("/server/get").status_code != 404:
         assert time.monotonic() < deadline, "the running server never saw the toggle"
         time.sleep(0.05)
+
+
+def test_a_read_that_began_before_a_toggle_does_not_hide_the_toggle(app, live, monkeypatch):
+    # A request reads the switches from the database, then a toggle commits and drops the
+    # cache, then the request keeps what it read: the switch as it was before the toggle.
+    # Kept as the cache, that would hide the toggle from this server for STATE_TTL seconds.
+    reg = app.extensions["sandbox.registry"]
+    read, resume, armed = threading.Event(), threading.Event(), [True]
+    stored_state = reg.stored_state
+
+    def slow_read(conn):
+        state = stored_state(conn)
+        if armed and armed.pop():  # the first request only: it stops right after its read
+            read.set()
+            resume.wait(10)
+        return state
+
+    reg.forget_state()
+    monkeypatch.setattr(reg, "stored_state", slow_read)
+    reader = threading.Thread(target=requests.get, args=(live.url + "/sandbox/health",))
+    reader.start()
+    try:
+        assert read.wait(10)
+        assert live.request("PATCH", "/sandbox/modules/server", json={"enabled": False}).ok
+    finally:
+        resume.set()
+        reader.join(10)
+    assert not reader.is_alive()
+    assert live.get("/sandbox/modules/server").json()["enabled"] is False
+    assert live.get("/server/get").status_code == 404
 
 
 def test_source_is_read_from_the_running_package(client):

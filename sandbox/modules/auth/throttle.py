@@ -8,6 +8,14 @@ oldest of them leaves the window. The password is not even checked meanwhile.
 
 The failures are rows in the database, not a dict in memory, so that several worker
 processes share one count: an attacker cannot get 5 tries from each of them.
+
+And an attempt counts *before* its password is checked, not after. Checking a password
+takes about 0.1 s (scrypt is slow on purpose); if the count went up only once a check had
+failed, 30 guesses sent at the same moment would all find the count at 0, and all 30 would
+be checked. So one transaction holding the database's write lock looks at the count and
+adds this attempt to it, and only then is the password checked: the 30 guesses take turns
+at the count, the first 5 are let through and the other 25 refused. A login that turns out
+right clears the account's count, this attempt with it.
 """
 
 from __future__ import annotations
@@ -45,6 +53,21 @@ def retry_after(username: str, address: str) -> int | None:
             seconds = (free_at - datetime.now(timezone.utc)).total_seconds()
             waits.append(max(1, math.ceil(seconds)))
     return max(waits) if waits else None
+
+
+def attempt(username: str, address: str) -> int | None:
+    """Count one login attempt as failed, before its password is checked; or return the wait.
+
+    Returns None when the attempt may go on (it is counted already), or how many seconds
+    to wait when the account or the address is throttled (then nothing is counted).
+    """
+    conn = db.get_db().conn
+    with conn:  # one transaction: no other attempt can count between our look and our count
+        conn.execute("BEGIN IMMEDIATE")  # the write lock now, before the count is read
+        wait = retry_after(username, address)
+        if wait is None:
+            failed(username, address)
+    return wait
 
 
 def failed(username: str, address: str) -> None:

@@ -159,7 +159,8 @@ def log_in(username: str, password: str) -> dict[str, Any]:
     """Check a login, throttled; start a new session and return the account, or raise."""
     name = accounts.normalize_username(username)  # shown with !r: escapes control characters
     address = request.remote_addr or "unknown"
-    wait = throttle.retry_after(name, address)
+    # Counted as a failure first, then checked: see throttle.py for the race this closes.
+    wait = throttle.attempt(name, address)
     if wait is not None:
         event(
             "auth",
@@ -174,8 +175,7 @@ def log_in(username: str, password: str) -> dict[str, Any]:
             headers={"Retry-After": str(wait)},
         )
     user = accounts.find(name)
-    if not accounts.password_matches(user, password):
-        throttle.failed(name, address)
+    if not accounts.password_matches(user, password):  # already counted: nothing to add
         why = "wrong password" if user else "no such user"
         event(
             "auth",
@@ -188,7 +188,7 @@ def log_in(username: str, password: str) -> dict[str, Any]:
             "the account pause.",
             headers={"WWW-Authenticate": REALM},
         )
-    throttle.succeeded(name)
+    throttle.succeeded(name)  # right after all: the count, this attempt's too, starts again
     sessions.start(user)
     event("auth", f"user {name} logged in: a new session", decision="allowed", via="session")
     return user

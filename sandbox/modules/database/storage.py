@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sandbox.db import get_db
@@ -16,6 +19,17 @@ class SQLiteStorage:
     """Notes in the ``notes`` table of the sandbox's SQLite file."""
 
     name = "database"
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """Run the block as one transaction that holds the write lock from its first line."""
+        conn = get_db().conn  # the request's connection: the record shows BEGIN to COMMIT
+        # BEGIN IMMEDIATE takes the write lock now, not at the first write (a plain BEGIN
+        # would wait until the INSERT): whatever the block reads first, no other writer can
+        # change before the block has written and committed.
+        with conn:  # commits when the block ends, rolls back if it raises
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
 
     def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]:
         where, params = ["workspace = ?"], [workspace]

@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     ring = keys.KeyRing(Path(app.instance_path))
     app.extensions["encryption.keys"] = ring
     app.teardown_appcontext(ring.release)
+    app.teardown_appcontext(switch.undo_unfinished_switch)
     switch.scrub_if_owed(db.database_path(app))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import InvalidToken
+from flask import g
 
 from sandbox import db, notes
 from sandbox.errors import SandboxError
@@ -44,7 +45,8 @@ class CannotDecrypt(SandboxError):
 def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
     """Encrypt (on) or decrypt (off) every body of the workspace, in the switch's transaction."""
     # The core has begun the transaction with the write lock held, and calls this only when
-    # the stored state really changes: no other writer can slip a note in between.
+    # the stored state really changes: no other writer can slip a note in between. (The note
+    # store takes the same lock before it decides whether to encrypt a note: see notes.py.)
     # secure_delete: the bytes of every plaintext body this transaction replaces are
     # overwritten with zeros, instead of staying behind in the page as free space.
     conn.execute("PRAGMA secure_delete=ON")
@@ -52,14 +54,20 @@ def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
     if enabled:
         ring.create()  # the first time encryption is switched on, the key is made
         fernet = ring.for_writing()
-        # Every body, even one that happens to look like a token: with the switch off, every
-        # body is plain text by definition, so there is nothing to guess.
-        changed = _rewrite(conn, workspace, lambda _, body: fernet.encrypt(body.encode()).decode())
+
+        def encrypt(_: Any, body: str) -> str:
+            # Every body, even one that happens to look like a token: with the switch off,
+            # every body is plain text by definition, so there is nothing to guess.
+            return fernet.encrypt(body.encode()).decode()
+
+        changed = _rewrite(conn, workspace, encrypt)
+        in_memory = _memory_changes(workspace, encrypt)
         # Owed until after_toggle has scrubbed the file; a crash before then is caught at start.
         conn.execute(
             "insert or replace into sandbox_meta (key, value) values (?, ?)",
             (SCRUB_PENDING, db.now()),
         )
+        changed += _change_memory(workspace, in_memory)
         event(
             "encryption",
             f"encrypted {changed} note bodies in the same transaction as the switch: "
@@ -79,7 +87,10 @@ def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
             return None
 
     changed = _rewrite(conn, workspace, decrypt)
+    in_memory = _memory_changes(workspace, decrypt)
     if unreadable:
+        # Raising rolls back the transaction, so the database is as it was; memory was not
+        # touched yet, so it is as it was too, and the answer can say "Nothing was changed".
         ids = ", ".join(str(i) for i in unreadable[:10])
         raise CannotDecrypt(
             f"Switching encryption off would have to decrypt every note body, but note(s) "
@@ -88,6 +99,7 @@ def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
             "(DELETE /api/notes/<id>), then switch again.",
             notes=unreadable[:10],
         )
+    changed += _change_memory(workspace, in_memory)
     event(
         "encryption",
         f"decrypted {changed} note bodies in the same transaction as the switch",
@@ -98,7 +110,7 @@ def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
 def _rewrite(
     conn: sqlite3.Connection, workspace: str, change: Callable[[Any, str], str | None]
 ) -> int:
-    """Apply ``change`` to every body of the workspace (None: leave it); return how many changed."""
+    """Apply ``change`` to every stored body of the workspace (None: leave it); count changes."""
     changed, last = 0, 0
     while True:  # in batches by id, so a million notes never sit in memory at once
         rows = conn.execute(
@@ -115,19 +127,53 @@ def _rewrite(
         conn.executemany("update notes set body = ? where id = ?", updates)
         changed += len(updates)
         last = rows[-1][0]
-    # Notes kept in this server's memory (the database module off) change along with them.
-    kept = notes.memory()
-    memory_notes, _ = kept.list(workspace, notes.Query(limit=10**9))
-    for note in memory_notes:
+    return changed
+
+
+# Notes kept in this server's memory (the database module off) change along with the switch.
+# Memory is not part of the transaction: a rollback cannot undo a change made there. So the
+# new bodies are worked out first, while the SQL pass may still fail, and put in place only
+# once nothing can fail any more but the commit itself; should even that fail, the request's
+# teardown puts the old bodies back (undo_unfinished_switch). All of it or nothing, in both.
+
+
+def _memory_changes(
+    workspace: str, change: Callable[[Any, str], str | None]
+) -> dict[int, tuple[str, str]]:
+    """Return ``{id: (old body, new body)}`` for the notes in memory, changing nothing yet."""
+    kept, _ = notes.memory().list(workspace, notes.Query(limit=10**9))
+    changes = {}
+    for note in kept:
         new = change(note["id"], note["body"])
         if new is not None:
-            kept.update(workspace, note["id"], {"body": new}, None)
-            changed += 1
-    return changed
+            changes[note["id"]] = (note["body"], new)
+    return changes
+
+
+def _change_memory(workspace: str, changes: dict[int, tuple[str, str]]) -> int:
+    """Put the new bodies in memory, and keep what undoes them until the switch commits."""
+    g.encryption_memory_undo = (workspace, {i: (new, old) for i, (old, new) in changes.items()})
+    return notes.memory().replace_bodies(workspace, changes)
+
+
+def undo_unfinished_switch(error: BaseException | None = None) -> None:
+    """Put memory bodies back if the switch that changed them did not commit."""
+    unfinished = g.pop("encryption_memory_undo", None)
+    if unfinished is None:
+        return  # no switch in this request, or it committed (after_toggle said so)
+    workspace, undo = unfinished
+    # Only bodies still as the switch left them: a note written since is newer than both.
+    restored = notes.memory().replace_bodies(workspace, undo)
+    event(
+        "encryption",
+        f"the switch did not commit: {restored} note bodies in memory put back as they were",
+        memory_restored=restored,
+    )
 
 
 def after_toggle(database_path: Path, enabled: bool) -> None:
     """Once the switch is committed: scrub old plaintext from the files, or say bodies are plain."""
+    g.pop("encryption_memory_undo", None)  # committed: the memory bodies stay as they are
     if enabled:
         scrub(database_path)
     else:

@@ -2,10 +2,13 @@
 
 The note store runs ``on_write`` and ``on_read`` of every module that is on, so
 while encryption is on no body reaches the database as plain text, and the
-owner still reads plain text through the API. Titles and tags are left alone:
-a list needs to sort by title and filter by tag, which SQL cannot do on
-ciphertext. (The price of encrypting bodies: a search with ``q`` no longer
-finds words in them, because the database only ever sees ciphertext.)
+owner still reads plain text through the API. "On" as of the write's own
+transaction, which holds the lock a switch needs (see ``_writing`` in
+sandbox/notes.py): no note is left out of a switch, or encrypted twice.
+
+Titles and tags are left alone: a list needs to sort by title and filter by tag,
+which SQL cannot do on ciphertext. (The price of encrypting bodies: a search
+with ``q`` no longer finds words in them: the database only ever sees ciphertext.)
 
 Why Fernet: it is *authenticated* encryption in one call, so a changed byte is
 detected rather than decrypted into garbage, and ``MultiFernet`` rotates keys.
