@@ -1,7 +1,8 @@
 """Capacity: slow answers may hold most of the server's threads, never all of them.
 
 The server answers with a fixed pool of threads (``SANDBOX_THREADS``). A thread that
-sleeps through a delay of the HTTP playground, drips bytes, or keeps a live feed open is busy the whole time. If every thread were busy like that, the next request
+sleeps through a delay of the HTTP playground, drips bytes, or keeps a live feed open is
+busy the whole time. If every thread were busy like that, the next request
 (``/sandbox/health``, your click on a switch) would wait in the queue: the server would
 look dead. So such answers first take a *slot*, and there are a few slots fewer than
 threads: the last threads are always free for quick requests. When every slot is taken,
