@@ -71,7 +71,10 @@ DELIBERATE = {
     "(signed) nonce, the opaque value, the URI, nc, and the algorithm the URL asks for; "
     "httpbin checks only the hash (an MD5 answer passes on /digest-auth/.../SHA-256). "
     "Unknown qop or algorithm values are a 400 problem (httpbin silently uses MD5, or "
-    "RFC 2069 digest without qop).",
+    "RFC 2069 digest without qop), and an algorithm is read in any case (sha-256 is "
+    "SHA-256; httpbin falls back to MD5).",
+    "base64-padding": "URLs usually drop base64's '=' padding; the sandbox adds it back and "
+    "decodes (httpbin answers 'Incorrect Base64 data').",
     "cors": "Access-Control-Allow-Origin is '*' without credentials: any page may read a "
     "playground answer, but never with the learner's cookies. httpbin echoes the Origin and "
     "allows credentials.",
@@ -183,6 +186,11 @@ CASES = [
     case("GET", "/anything"),
     case("PUT", "/anything/a/b?c=d", data={"e": "f"}),
     case("TRACE", "/anything"),
+    case("DELETE", "/anything", json={"gone": True}),
+    case("PATCH", "/anything/x", files={"f": ("f.txt", b"a"), "g": ("g.txt", b"b")}),
+    case("HEAD", "/get"),
+    case("HEAD", "/status/418"),
+    case("OPTIONS", "/status/418", headers={"Access-Control-Request-Method": "PUT"}),
     case("OPTIONS", "/get", headers={"Access-Control-Request-Headers": "X-Custom"}),
     # inspection
     case("GET", "/headers", headers={"X-Custom": "yes", "X-Request-Id": "hidden"}),
@@ -215,6 +223,8 @@ CASES = [
     case("GET", "/redirect-to?URL=/get&Status_Code=301"),
     case("POST", "/redirect-to?url=/post&status_code=308", data={"a": "1"}),
     case("GET", "/redirect-to?url=https://example.com/caf%C3%A9"),
+    case("GET", "/redirect-to?url=http://example.com/&status_code=303"),
+    case("GET", "/redirect-to?url=//example.com/x"),
     differs("javascript-redirect", "status", "body", "Location", "Content-Type", ours=400)(
         case("GET", "/redirect-to?url=javascript:alert(1)")
     ),
@@ -228,6 +238,8 @@ CASES = [
     case("GET", "/cookies/set?a=1&b=2"),
     case("GET", "/cookies/set/flavour/oatmeal"),
     case("GET", "/cookies/delete?a&b"),
+    case("GET", "/cookies/set"),
+    case("GET", "/cookies/delete"),
     differs("sandbox-cookie", "status", "body", "Location", "Set-Cookie", "Content-Type", ours=403)(
         case("GET", "/cookies/set?session=stolen")
     ),
@@ -237,6 +249,8 @@ CASES = [
     case("GET", "/basic-auth/user/passwd", auth=("user", "wrong")),
     case("GET", "/hidden-basic-auth/user/passwd"),
     case("GET", "/hidden-basic-auth/user/passwd", auth=("user", "passwd")),
+    case("GET", "/hidden-basic-auth/user/passwd", auth=("user", "nope")),
+    case("GET", "/basic-auth/us%C3%A9r/p", auth=("usér", "p")),
     case("GET", "/bearer"),
     case("GET", "/bearer", headers={"Authorization": "Bearer abc.def"}),
     case("GET", "/bearer", headers={"Authorization": "Basic abc"}),
@@ -247,6 +261,10 @@ CASES = [
     case("GET", "/digest-auth/auth-int/user/passwd/SHA-256"),
     case("GET", "/digest-auth/auth/user/passwd/SHA-512/never"),
     case("GET", "/digest-auth/auth/user/passwd/MD5/3"),
+    differs("digest-strict", "WWW-Authenticate")(
+        case("GET", "/digest-auth/auth/user/passwd/sha-256")
+    ),
+    case("GET", "/digest-auth/auth/user/passwd", headers={"Authorization": "Basic dTpw"}),
     case("GET", "/digest-auth/auth/user/passwd/MD5/never?require-cookie=1"),
     differs(
         "digest-strict",
@@ -262,15 +280,24 @@ CASES = [
     case("GET", "/cache", headers={"If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT"}),
     case("GET", "/cache", headers={"If-None-Match": "x"}),
     case("GET", "/cache/60"),
+    case("GET", "/cache/0"),
+    BAD(case("GET", "/cache/-1")),
     BAD(case("GET", "/cache/abc")),
     differs("quoted-etag", "ETag")(case("GET", "/etag/abc")),
     differs("quoted-etag", "ETag")(case("GET", "/etag/abc", headers={"If-None-Match": '"abc"'})),
     differs("quoted-etag", "ETag")(case("GET", "/etag/abc", headers={"If-None-Match": "*"})),
     differs("quoted-etag", "ETag")(case("GET", "/etag/abc", headers={"If-None-Match": '"x"'})),
     case("GET", "/etag/abc", headers={"If-Match": '"x"'}),
+    case("GET", "/etag/abc", headers={"If-Match": '"x", "y"'}),
+    differs("quoted-etag", "ETag")(case("GET", "/etag/abc", headers={"If-None-Match": 'W/"abc"'})),
+    differs("quoted-etag", "ETag")(
+        case("GET", "/etag/abc", headers={"If-None-Match": '"x", "abc"'})
+    ),
     differs("quoted-etag", "ETag")(case("GET", "/etag/abc", headers={"If-Match": '"abc"'})),
     # response headers
     case("GET", "/response-headers?X-A=1&X-A=2&Server=me"),
+    case("GET", "/response-headers"),
+    case("GET", "/response-headers?X-Empty="),
     case("POST", "/response-headers?freeform=yes"),
     case("GET", "/response-headers?Set-Cookie=foo%3Dbar%3B%20Path%3D%2F"),
     case(
@@ -293,6 +320,7 @@ CASES = [
     case("GET", "/brotli", headers={"Accept-Encoding": "br"}),
     case("GET", "/base64/SFRUUEJJTiBpcyBhd2Vzb21l"),
     case("GET", "/base64/w6kgLSDinJM="),
+    differs("base64-padding", "body")(case("GET", "/base64/aGVsbG8")),
     BAD(case("GET", "/base64/!!!!")),
     *[
         differs("own-samples", "body")(case("GET", f"/image/{kind}"))
@@ -314,6 +342,11 @@ CASES = [
     case("GET", "/stream-bytes/10?seed=3&chunk_size=0"),
     case("GET", "/stream/3"),
     case("GET", "/stream/0"),
+    case("GET", "/stream/150"),
+    case("GET", "/bytes/200000?seed=2"),
+    case("GET", "/stream-bytes/200000?seed=2"),
+    case("GET", "/delay/0"),
+    case("GET", "/drip?numbytes=4&duration=0&code=404"),
     case("GET", "/range/30"),
     case("GET", "/range/30", headers={"Range": "bytes=0-9"}),
     case("GET", "/range/30", headers={"Range": "bytes=25-"}),
@@ -344,6 +377,9 @@ CASES = [
     case("GET", "/links/4"),
     case("GET", "/links/4/2"),
     case("GET", "/links/300/0"),
+    case("GET", "/links/5/10"),
+    case("GET", "/links/0"),
+    case("GET", "/links/0/0"),
     case("POST", "/delay/0.1", data={"a": "b"}),
     BAD(case("GET", "/bytes/abc")),
 ]

@@ -204,9 +204,18 @@ def test_every_playground_answer_is_sandboxed(live):
     for rule in rules:
         for method in sorted(rule.methods):
             _isolated(live.request(method, _sample_path(rule), allow_redirects=False))
-    for bad in ("/server/status/abc", "/server/bytes/-1", "/server/cookies/set?session=x"):
-        assert live.get(bad).status_code >= 400
-        _isolated(live.get(bad))
+    for bad in (
+        "/server/status/abc",  # 400
+        "/server/bytes/-1",
+        "/server/cookies/set?session=x",  # 403
+        "/server/no-such-route/<b>hi</b>",  # 404: no route matched
+        "/server/post",  # 405: GET on a POST route
+    ):
+        response = live.get(bad)
+        assert response.status_code >= 400
+        _isolated(response)
+    # Only the playground: the landing page runs its own scripts.
+    assert "sandbox" not in live.get("/").headers.get("Content-Security-Policy", "")
     live.request("PATCH", "/sandbox/modules/server", json={"enabled": False})
     off = live.get("/server/html")
     assert off.status_code == 404

@@ -237,9 +237,17 @@ SANDBOX_POLICY = "sandbox"
 POLICY_EXCEPTIONS = {"server.forms_post": "sandbox allow-forms"}
 
 
-@bp.after_request
+def _in_playground() -> bool:
+    # By path, not by route: a 404 or 405 under /server/ matched no route, and is still
+    # an answer the playground's origin serves with what the URL said.
+    return request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/")
+
+
+@bp.after_app_request
 def isolate(response: Response) -> Response:
-    """Sandbox every playground answer in the browser, whatever the route put in it."""
+    """Sandbox every answer under /server/ in the browser, whatever the route put in it."""
+    if not _in_playground():
+        return response
     policy = POLICY_EXCEPTIONS.get(request.endpoint or "", SANDBOX_POLICY)
     response.headers.add("Content-Security-Policy", policy)  # add: beside any other policy
     response.headers["X-Content-Type-Options"] = "nosniff"
