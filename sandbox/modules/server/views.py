@@ -425,8 +425,8 @@ ENV_COOKIES = (
 # without noticing, and the notes you write next land in their account (login CSRF).
 # Deleting works the other way round: a link logs you out. So every way the playground has
 # to set or delete a cookie (/cookies/set, /cookies/set/<name>/<value>, /cookies/delete,
-# Set-Cookie through /response-headers) checks the name here first, and refuses the
-# sandbox's own with a 403 problem.
+# Set-Cookie and Clear-Site-Data through /response-headers) checks the name here first,
+# and refuses the sandbox's own with a 403 problem.
 
 # The operator token's cookie (sandbox/guard.py), kept once a browser opened ?token=...
 OPERATOR_COOKIE = "sandbox_operator"
