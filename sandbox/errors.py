@@ -51,6 +51,12 @@ class InvalidQuery(SandboxError):
     title = "Invalid query parameter"
 
 
+class InvalidPath(SandboxError):
+    """A part of the URL's path (``/status/<code>``) has a value that does not fit."""
+
+    title = "Invalid path parameter"
+
+
 class ValidationFailed(SandboxError):
     """The body was readable but its fields are wrong; ``errors`` names each one."""
 

@@ -154,6 +154,12 @@ def test_status_answers_the_code(http, method, code):
     assert response.content == b""
 
 
+def test_status_402_says_pay_me(http):
+    response = http.get("/server/status/402")
+    assert response.text == "F*ck you, pay me!"
+    assert response.headers["x-more-info"] == "http://vimeo.com/22053820"
+
+
 def test_status_418_is_a_teapot(http):
     response = http.get("/server/status/418")
     assert response.status_code == 418
@@ -400,6 +406,62 @@ def test_digest_auth_refuses_another_uri(http):
     assert http.get(path, headers={"Authorization": header}).status_code == 401
 
 
+def test_digest_auth_sets_httpbins_cookies(http):
+    path = "/server/digest-auth/auth/alice/s3cret/MD5/never"
+    with requests.Session() as client:
+        challenge = client.get(http.url + path)
+        assert challenge.status_code == 401
+        assert "stale=false" in challenge.headers["WWW-Authenticate"]
+        assert client.cookies["fake"] == "fake_value"
+        assert client.cookies["stale_after"] == "never"
+        response = client.get(http.url + path, auth=HTTPDigestAuth("alice", "s3cret"))
+        assert response.json() == {"authenticated": True, "user": "alice"}
+        assert response.cookies["fake"] == "fake_value"
+
+
+def test_digest_auth_turns_stale_after_n_logins(http):
+    path = "/server/digest-auth/auth/alice/s3cret/SHA-256/2"
+    with requests.Session() as client:
+        header = _digest(client.get(http.url + path).headers["WWW-Authenticate"], "alice",
+                         "s3cret", "GET", path)  # fmt: skip
+        assert client.cookies["stale_after"] == "2"
+        # The same nonce (with its count) works while stale_after counts down: 2, 1, then 0.
+        assert client.get(http.url + path, headers={"Authorization": header}).status_code == 200
+        assert client.cookies["stale_after"] == "1"
+        assert client.get(http.url + path, headers={"Authorization": header}).status_code == 200
+        assert client.cookies["stale_after"] == "0"
+        stale = client.get(http.url + path, headers={"Authorization": header})
+        assert stale.status_code == 401
+        assert "stale=true" in stale.headers["WWW-Authenticate"]
+        assert any("stale challenge" in e for e in events(http, stale))
+
+
+def test_digest_auth_a_refused_nonce_is_stale_next_time(http):
+    path = "/server/digest-auth/auth/alice/s3cret"
+    with requests.Session() as client:
+        challenge = client.get(http.url + path).headers["WWW-Authenticate"]
+        wrong = _digest(challenge, "alice", "wrong", "GET", path)
+        assert client.get(http.url + path, headers={"Authorization": wrong}).status_code == 401
+        right = _digest(challenge, "alice", "s3cret", "GET", path)  # the same, used-up nonce
+        again = client.get(http.url + path, headers={"Authorization": right})
+        assert again.status_code == 401 and "stale=true" in again.headers["WWW-Authenticate"]
+
+
+def test_digest_auth_require_cookie(http):
+    path = "/server/digest-auth/auth/alice/s3cret/MD5/never?require-cookie=1"
+    challenge = requests.get(http.url + path).headers["WWW-Authenticate"]
+    header = _digest(challenge, "alice", "s3cret", "GET", path.partition("?")[0])
+    # A client that drops the challenge's cookies is challenged again, or refused.
+    lost = requests.get(http.url + path, headers={"Authorization": header})
+    assert lost.status_code == 401
+    other = requests.get(http.url + path, headers={"Authorization": header, "Cookie": "a=b"})
+    assert other.status_code == 403
+    assert other.json() == {"errors": ["missing cookie set on challenge"]}
+    with requests.Session() as client:  # a session keeps them: it passes
+        response = client.get(http.url + path, auth=HTTPDigestAuth("alice", "s3cret"))
+        assert response.status_code == 200
+
+
 # --- caching ---
 
 
@@ -467,10 +529,10 @@ def test_response_headers_can_set_the_content_type(http):
     [
         ("/server/json", "application/json", '"title": "Sample Slide Show"'),
         ("/server/html", "text/html; charset=utf-8", "Herman Melville - Moby-Dick"),
-        ("/server/xml", "application/xml; charset=utf-8", "<slideshow"),
+        ("/server/xml", "application/xml", "<slideshow"),
         ("/server/encoding/utf8", "text/html; charset=utf-8", "我能吞下玻璃而不伤身体"),
-        ("/server/robots.txt", "text/plain; charset=utf-8", "Disallow: /deny"),
-        ("/server/deny", "text/plain; charset=utf-8", "YOU SHOULDN'T BE HERE"),
+        ("/server/robots.txt", "text/plain", "Disallow: /deny"),
+        ("/server/deny", "text/plain", "YOU SHOULDN'T BE HERE"),
     ],
 )
 def test_formats(http, path, content_type, snippet):
@@ -478,6 +540,44 @@ def test_formats(http, path, content_type, snippet):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == content_type
     assert snippet in response.content.decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "magic"),
+    [
+        ("/server/image/png", "image/png", b"\x89PNG"),
+        ("/server/image/jpeg", "image/jpeg", b"\xff\xd8\xff"),
+        ("/server/image/webp", "image/webp", b"RIFF"),
+        ("/server/image/svg", "image/svg+xml", b"<svg"),
+    ],
+)
+def test_images(http, path, content_type, magic):
+    response = http.get(path)
+    assert response.headers["Content-Type"] == content_type
+    assert response.content.startswith(magic)
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        (None, "image/png"),
+        ("image/webp,*/*", "image/webp"),
+        ("image/svg+xml", "image/svg+xml"),
+        ("image/jpeg", "image/jpeg"),
+        ("image/*", "image/png"),
+    ],
+)
+def test_image_follows_the_accept_header(http, accept, content_type):
+    headers = {"Accept": accept} if accept else {}
+    if accept is None:  # requests sends Accept: */* unless told not to
+        headers["Accept"] = None
+    assert http.get("/server/image", headers=headers).headers["Content-Type"] == content_type
+
+
+def test_image_without_an_image_type_is_406(http):
+    response = http.get("/server/image", headers={"Accept": "text/html"})
+    assert response.status_code == 406
+    assert "image/webp" in response.json()["accept"]
 
 
 def test_json_is_httpbins_slideshow(http):
@@ -491,6 +591,7 @@ def test_json_is_httpbins_slideshow(http):
     [
         ("/server/gzip", "gzip", "gzipped"),
         ("/server/deflate", "deflate", "deflated"),
+        ("/server/brotli", "br", "brotli"),
     ],
 )
 def test_compressed_bodies_are_decoded_by_requests(http, path, encoding, flag):
@@ -512,7 +613,9 @@ def test_uuid(http):
 @pytest.mark.parametrize("text", ["hello", "HTTPBIN is awesome", "ünïcødé ✓", "a?b/c"])
 def test_base64_decodes_url_safe_values(http, text):
     encoded = base64.urlsafe_b64encode(text.encode()).decode()
-    assert http.get(f"/server/base64/{encoded}").text == text
+    response = http.get(f"/server/base64/{encoded}")
+    assert response.text == text
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"  # as httpbin
     assert http.get(f"/server/base64/{encoded.rstrip('=')}").text == text  # padding optional
 
 
@@ -543,20 +646,22 @@ def test_stream_lines(http, n, lines):
         assert set(found[0]) == {"args", "headers", "origin", "url", "id"}
 
 
+ALL = "abcdefghijklmnopqrstuvwxyzabcd"
+
+
 @pytest.mark.parametrize(
     ("range_header", "status", "content", "content_range"),
     [
-        (None, 200, "abcdefghijklmnopqrstuvwxyzabcd", None),
+        (None, 200, ALL, "bytes 0-29/30"),  # on a 200 too, as httpbin sends it
         ("bytes=0-9", 206, "abcdefghij", "bytes 0-9/30"),
         ("bytes=26-", 206, "abcd", "bytes 26-29/30"),
         ("bytes=-3", 206, "bcd", "bytes 27-29/30"),
         ("bytes=28-100", 206, "cd", "bytes 28-29/30"),
-        ("bytes=0-29", 200, "abcdefghijklmnopqrstuvwxyzabcd", None),
-        ("bytes=30-", 416, "", "bytes */30"),
-        ("bytes=5-2", 416, "", "bytes */30"),
-        ("bytes=-0", 416, "", "bytes */30"),
-        ("items=0-1", 200, "abcdefghijklmnopqrstuvwxyzabcd", None),  # unknown unit: ignored
-        ("bytes=0-1,5-6", 200, "abcdefghijklmnopqrstuvwxyzabcd", None),  # many: ignored
+        ("bytes=0-29", 200, ALL, "bytes 0-29/30"),
+        ("items=0-1", 200, ALL, "bytes 0-29/30"),  # unknown unit: ignored
+        ("bytes=0-1,5-6", 200, ALL, "bytes 0-29/30"),  # several ranges: ignored
+        ("bytes=abc", 200, ALL, "bytes 0-29/30"),  # unreadable: ignored (RFC 9110 14.2)
+        ("bytes=-", 200, ALL, "bytes 0-29/30"),
     ],
 )
 def test_range(http, range_header, status, content, content_range):
@@ -566,7 +671,24 @@ def test_range(http, range_header, status, content, content_range):
     assert response.text == content
     assert response.headers["Accept-Ranges"] == "bytes"
     assert response.headers["ETag"] == "range30"
-    assert response.headers.get("Content-Range") == content_range
+    assert response.headers["Content-Range"] == content_range
+
+
+@pytest.mark.parametrize("range_header", ["bytes=30-", "bytes=5-1", "bytes=-0", "bytes=99-100"])
+def test_a_range_outside_the_resource_is_a_416_problem(http, range_header):
+    response = http.get("/server/range/30", headers={"Range": range_header})
+    problem = response.json()
+    assert response.status_code == 416 and response.headers["Content-Type"] == PROBLEM
+    assert problem["title"] == "Range not satisfiable" and "bytes=0-9" in problem["detail"]
+    assert response.headers["Content-Range"] == "bytes */30"  # the real size, for a retry
+    assert response.headers["ETag"] == "range30"
+
+
+@pytest.mark.parametrize("n", ["0", str(MAX_BYTES + 1)])
+def test_range_has_no_resource_of_that_size(http, n):
+    response = http.get(f"/server/range/{n}")
+    assert response.status_code == 404 and response.headers["Content-Type"] == PROBLEM
+    assert response.headers["ETag"] == f"range{n}"  # httpbin's headers on its 404
 
 
 def test_drip(http):
@@ -638,12 +760,15 @@ def test_links(http):
         ("GET", "/server/redirect-to?url=data:text/html,hi", {}),
         ("GET", "/server/redirect-to?url=http://a/%0D%0ASet-Cookie:x=1", {}),
         ("GET", "/server/redirect-to?url=http://[::1", {}),
-        ("GET", "/server/redirect-to?url=/server/get&status_code=200", {}),
         ("GET", "/server/redirect-to?url=/server/get&status_code=abc", {}),
         ("GET", "/server/cookies/set?bad%20name=1", {}),
         ("GET", "/server/cookies/set/a=b/c", {}),
         ("GET", "/server/digest-auth/auth/u/p/SHA-1", {}),
         ("GET", "/server/digest-auth/nope/u/p", {}),
+        ("GET", "/server/digest-auth/auth/u/p/MD4/never", {}),
+        ("GET", "/server/stream-bytes/10?chunk_size=x", {}),
+        ("GET", "/server/cookies/set?a%3Db=1", {}),
+        ("GET", "/server/response-headers?Set-Cookie=novalue", {}),
         ("GET", "/server/cache/abc", {}),
         ("GET", "/server/cache/-1", {}),
         ("GET", "/server/etag/a%22b", {}),
@@ -656,13 +781,8 @@ def test_links(http):
         ("GET", "/server/bytes/abc", {}),
         ("GET", "/server/bytes/-1", {}),
         ("GET", "/server/bytes/10?seed=x", {}),
-        ("GET", "/server/stream-bytes/10?chunk_size=0", {}),
         ("GET", "/server/stream/abc", {}),
-        ("GET", "/server/range/0", {}),
         ("GET", "/server/range/abc", {}),
-        ("GET", f"/server/range/{MAX_BYTES + 1}", {}),
-        ("GET", "/server/range/10", {"Range": "bytes=abc"}),
-        ("GET", "/server/range/10", {"Range": "bytes=-"}),
         ("GET", "/server/range/10?duration=x", {}),
         ("GET", "/server/drip?numbytes=0", {}),
         ("GET", "/server/drip?numbytes=x", {}),
@@ -684,6 +804,39 @@ def test_bad_input_is_a_400_problem(http, method, path, headers):
     assert problem["status"] == 400 and problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/server/status/abc", "Invalid path parameter"),
+        ("/server/bytes/-1", "Invalid path parameter"),
+        ("/server/base64/!!!!", "Invalid path parameter"),
+        ("/server/cookies/set/a=b/c", "Invalid path parameter"),
+        ("/server/delay/nan", "Invalid path parameter"),
+        ("/server/bytes/10?seed=x", "Invalid query parameter"),
+        ("/server/drip?numbytes=x", "Invalid query parameter"),
+        ("/server/drip?delay=inf", "Invalid query parameter"),
+        ("/server/redirect-to?url=javascript:alert(1)", "Invalid query parameter"),
+        ("/server/response-headers?bad%20name=1", "Invalid query parameter"),
+    ],
+)
+def test_a_problem_says_which_part_of_the_request_is_wrong(http, path, title):
+    problem = http.get(path).json()
+    assert problem["title"] == title, problem
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/server/redirect-to?url=/server/get&status_code=200", 302),  # not a 3xx: 302
+        ("/server/redirect-to?URL=/server/get&Status_Code=307", 307),  # any case, as httpbin
+        ("/server/stream-bytes/10?chunk_size=0", 200),  # less than 1 byte a chunk: 1
+        ("/server/bytes/4?SEED=1", 200),
+    ],
+)
+def test_arguments_httpbin_accepts_are_accepted(http, path, expected):
+    assert http.get(path, allow_redirects=False).status_code == expected
+
+
 # --- the module switch ---
 
 
@@ -695,6 +848,7 @@ def _sample_path(rule) -> str:
         "passwd": "p",
         "qop": "auth",
         "algorithm": "MD5",
+        "stale_after": "never",
         "value": "aGk=",
         "name": "a",
         "offset": "0",

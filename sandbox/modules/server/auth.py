@@ -18,11 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, request
 
-from sandbox.errors import InvalidBody
+from sandbox.errors import InvalidPath
 from sandbox.record import event
 
 from .responses import status_response
-from .views import bp, json_response
+from .views import bp, cookie_path, json_response
 
 
 def _same(given: str, expected: str) -> bool:
@@ -134,12 +134,11 @@ def _opaque() -> str:
 
 
 def _challenge(qop: str, algorithm: str, stale: bool = False) -> Response:
+    # stale=true: "your password was right, only the nonce is old: retry with this one".
     challenge = (
-        f'Digest realm="{DIGEST_REALM}", qop="{qop}", algorithm={algorithm}, '
-        f'nonce="{_new_nonce()}", opaque="{_opaque()}"'
+        f'Digest realm="{DIGEST_REALM}", nonce="{_new_nonce()}", opaque="{_opaque()}", '
+        f'qop="{qop}", algorithm={algorithm}, stale={str(stale).lower()}'
     )
-    if stale:  # "your password was right, only the nonce is old: retry with this one"
-        challenge += ", stale=true"
     response = Response("", status=401)
     response.headers["WWW-Authenticate"] = challenge
     return response
@@ -195,25 +194,80 @@ def _digest_problem(user: str, passwd: str, qop: str, algorithm: str) -> str | N
     return None
 
 
+# httpbin's extras, which clients' own test suites rely on. Every answer sets the cookie
+# fake=fake_value (with ?require-cookie=1 the client must send it back, to prove its digest
+# support keeps cookies between the challenge and the retry). The optional last path part,
+# stale_after, counts logins down in the stale_after cookie: when it reaches 0, the next
+# answer is a stale challenge ("right password, old nonce: retry with this new one").
+# Sending the nonce of a refused attempt again (the last_nonce cookie) is stale too.
+FAKE_COOKIE = ("fake", "fake_value")
+
+
+def _next_stale_after(value: str) -> str:
+    # "3" becomes "2"; anything that is not a number means "never stale".
+    try:
+        return str(int(value) - 1)
+    except ValueError:
+        return "never"
+
+
+def _digest_refusal(
+    qop: str, algorithm: str, stale_after: str, stale: bool, nonce: str | None
+) -> Response:
+    """Answer a challenge with httpbin's cookies: stale_after, last_nonce and fake."""
+    response = _challenge(qop, algorithm, stale=stale)
+    response.set_cookie("stale_after", stale_after, path=cookie_path())
+    if nonce is not None:
+        response.set_cookie("last_nonce", nonce, path=cookie_path())
+    response.set_cookie(*FAKE_COOKIE, path=cookie_path())
+    return response
+
+
 @bp.get("/digest-auth/<qop>/<user>/<passwd>")
 def digest_auth_md5(qop: str, user: str, passwd: str) -> Response:
     """Accept HTTP Digest auth with MD5, or answer 401 with a challenge."""
-    return digest_auth(qop, user, passwd, "MD5")
+    return digest_auth(qop, user, passwd, "MD5", "never")
 
 
 @bp.get("/digest-auth/<qop>/<user>/<passwd>/<algorithm>")
-def digest_auth(qop: str, user: str, passwd: str, algorithm: str) -> Response:
-    """Accept HTTP Digest auth (RFC 7616) with MD5, SHA-256 or SHA-512, or answer 401."""
+def digest_auth_never_stale(qop: str, user: str, passwd: str, algorithm: str) -> Response:
+    """Accept HTTP Digest auth with MD5, SHA-256 or SHA-512, or answer 401 with a challenge."""
+    return digest_auth(qop, user, passwd, algorithm, "never")
+
+
+@bp.get("/digest-auth/<qop>/<user>/<passwd>/<algorithm>/<stale_after>")
+def digest_auth(qop: str, user: str, passwd: str, algorithm: str, stale_after: str) -> Response:
+    """Accept HTTP Digest auth (RFC 7616); after stale_after logins, answer a stale challenge."""
     algorithm = algorithm.upper()
     if algorithm not in DIGEST_HASHES or qop not in DIGEST_QOPS:
-        raise InvalidBody(
-            "Ask for /server/digest-auth/<qop>/<user>/<passwd>[/<algorithm>] with qop "
-            f"{' or '.join(DIGEST_QOPS)} and algorithm {', '.join(DIGEST_HASHES)} "
+        raise InvalidPath(
+            "Ask for /server/digest-auth/<qop>/<user>/<passwd>[/<algorithm>[/<stale_after>]] "
+            f"with qop {' or '.join(DIGEST_QOPS)} and algorithm {', '.join(DIGEST_HASHES)} "
             f"(got qop {qop!r}, algorithm {algorithm!r})."
         )
+    require_cookie = request.args.get("require-cookie", "").lower() in ("1", "t", "true")
+    no_cookie = require_cookie and "Cookie" not in request.headers
+    auth = request.authorization
+    if auth is None or auth.type != "digest" or no_cookie:
+        event("server", f"digest auth ({algorithm}, qop={qop}): no credentials, challenge sent")
+        return _digest_refusal(qop, algorithm, stale_after, stale=False, nonce=None)
+    if require_cookie and request.cookies.get(FAKE_COOKIE[0]) != FAKE_COOKIE[1]:
+        event("server", "digest auth: the cookie set with the challenge did not come back, 403")
+        response = json_response({"errors": ["missing cookie set on challenge"]}, status=403)
+        response.set_cookie(*FAKE_COOKIE, path=cookie_path())
+        return response
+    nonce = auth.parameters.get("nonce")
+    if nonce == request.cookies.get("last_nonce") or request.cookies.get("stale_after") == "0":
+        event("server", f"digest auth ({algorithm}, qop={qop}): nonce used up, stale challenge")
+        return _digest_refusal(qop, algorithm, stale_after, stale=True, nonce=nonce)
     refused = _digest_problem(user, passwd, qop, algorithm)
-    if refused is None:
-        event("server", f"digest auth ({algorithm}, qop={qop}): user '{user}' accepted")
-        return json_response({"authenticated": True, "user": user})
-    event("server", f"digest auth ({algorithm}, qop={qop}): refused, {refused}")
-    return _challenge(qop, algorithm, stale=refused == "stale")
+    if refused is not None:
+        event("server", f"digest auth ({algorithm}, qop={qop}): refused, {refused}")
+        return _digest_refusal(qop, algorithm, stale_after, stale=refused == "stale", nonce=nonce)
+    event("server", f"digest auth ({algorithm}, qop={qop}): user '{user}' accepted")
+    response = json_response({"authenticated": True, "user": user})
+    response.set_cookie(*FAKE_COOKIE, path=cookie_path())
+    if "stale_after" in request.cookies:
+        stale_after = _next_stale_after(request.cookies["stale_after"])
+        response.set_cookie("stale_after", stale_after, path=cookie_path())
+    return response

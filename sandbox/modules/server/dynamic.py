@@ -3,7 +3,7 @@
 Limits, and what happens past them (the same as httpbin's caps):
 
 - sizes (bytes, stream-bytes, drip) are clamped to MAX_BYTES (100 KB);
-  range/<n> is a fixed resource, so a larger n is refused with a 400 problem;
+  range/<n> is a fixed resource, so a larger n answers 404 (no such resource), as in httpbin;
 - stream/<n> is clamped to MAX_LINES (100) lines;
 - every wait (delay, drip's delay plus duration, range's duration) is clamped to
   MAX_SECONDS (10 s) in all.
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from flask import Response, json, redirect, request, url_for
 
-from sandbox.errors import InvalidBody
+from sandbox.errors import InvalidPath, InvalidQuery, NotFound, SandboxError
 from sandbox.record import event
 
 from .views import (
@@ -37,6 +37,7 @@ from .views import (
     echo,
     json_response,
     query_number,
+    query_value,
     seconds,
     streamed,
     whole_number,
@@ -52,16 +53,26 @@ def _size(raw: str, name: str = "n (number of bytes)") -> int:
 
 def _random_bytes(n: int) -> bytes:
     """Return n random bytes; with ?seed= the same bytes every time."""
-    if "seed" not in request.args:
+    raw = query_value("seed", any_case=True)
+    if raw is None:
         return os.urandom(n)
     try:
-        seed = int(request.args["seed"])
+        seed = int(raw)
     except ValueError:
-        raise InvalidBody(f"seed must be a whole number (got {request.args['seed']!r}).") from None
+        raise InvalidQuery(f"seed must be a whole number (got {raw!r}).") from None
     # Its own Random(seed), not random.seed(): reseeding the shared generator would change
     # the numbers every other thread gets. One randint per byte gives httpbin's exact bytes.
     rng = random.Random(seed)
     return bytes(rng.randint(0, 255) for _ in range(n))
+
+
+def chunk_size_asked() -> int:
+    """Return ?chunk_size= in bytes (10 KB when absent); like httpbin, less than 1 means 1."""
+    raw = query_value("chunk_size", any_case=True)
+    try:
+        return 10 * 1024 if raw is None else max(1, int(raw))
+    except ValueError:
+        raise InvalidQuery(f"chunk_size must be a whole number of bytes (got {raw!r}).") from None
 
 
 # --- dynamic data: made fresh for each request ---
@@ -82,12 +93,13 @@ def base64_decode(value: str) -> Response:
         raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError):
-        raise InvalidBody(
+        raise InvalidPath(
             f"{value!r} is not URL-safe base64 of UTF-8 text. Encode it first, e.g. "
             "base64.urlsafe_b64encode('hello'.encode()) gives aGVsbG8=; ask /server/base64/aGVsbG8="
         ) from None
-    # text/plain, not httpbin's text/html: decoded input shown as HTML could run a script.
-    return Response(text, mimetype="text/plain")
+    # text/html, as httpbin answers: decoded markup shows as a page. Any script in it stays
+    # inert, because every playground answer is sandboxed (see "isolation" in views.py).
+    return Response(text, mimetype="text/html")
 
 
 @bp.get("/bytes/<n>")
@@ -100,7 +112,7 @@ def random_bytes(n: str) -> Response:
 def stream_bytes(n: str) -> Response:
     """Stream n random bytes in chunks of ?chunk_size= (chunked transfer encoding)."""
     data = _random_bytes(_size(n))
-    chunk_size = query_number("chunk_size", 10 * 1024, 1, MAX_BYTES)
+    chunk_size = chunk_size_asked()
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(data), chunk_size):
@@ -129,47 +141,63 @@ def stream(n: str) -> Response:
 BYTE_RANGE = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
 
 
+class RangeNotSatisfiable(SandboxError):
+    """The Range asks for bytes the resource does not have: 416."""
+
+    status = 416
+    title = "Range not satisfiable"
+
+
 def _byte_range(header: str, size: int) -> range | None:
     """Return the positions a Range header asks for (empty if none exist), or None for all."""
     unit, _, ranges = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in ranges:
-        # A server may ignore a Range it does not support and send it all (RFC 9110 14.2).
+    match = BYTE_RANGE.fullmatch(ranges)
+    if unit.strip().lower() != "bytes" or not match or match.group(1) == match.group(2) == "":
+        # A server may ignore a Range it does not support or cannot read, and send the whole
+        # body with 200 (RFC 9110 14.2); httpbin does. Several ranges (bytes=0-1,5-6) land
+        # here too: answering them takes a multipart/byteranges body.
         event("server", f"range: Range {header!r} not supported, sending the whole body")
         return None
-    match = BYTE_RANGE.fullmatch(ranges)
-    if not match or match.group(1) == match.group(2) == "":
-        raise InvalidBody(
-            f"Range {header!r} is not a byte range. Send Range: bytes=0-9 (the first ten "
-            "bytes), bytes=10- (from 10 to the end) or bytes=-5 (the last five)."
-        )
     first, last = match.groups()
     if first == "":  # a suffix: the last N bytes
         return range(max(0, size - int(last)), size)
-    # A last position past the end means "to the end"; a first one past it matches nothing.
+    # A last position past the end means "to the end" (RFC 9110 14.1.2; httpbin answers 416
+    # there); a first one past the end, or after the last, matches nothing.
     return range(int(first), min(int(last) + 1 if last else size, size))
 
 
 @bp.get("/range/<n>")
 def range_request(n: str) -> Response:
     """Serve n bytes (abc...z repeated) that honour a Range header: 206, or 416 if out of range."""
-    size = whole_number(n, "n (number of bytes)", 1, MAX_BYTES)
-    chunk_size = query_number("chunk_size", 10 * 1024, 1, MAX_BYTES)
-    pause = seconds(request.args.get("duration", "0"), "duration") / size
+    size = whole_number(n, "n (number of bytes)", 0)
     # The same bytes every time: ranges only make sense on a resource that does not change.
     headers = {"ETag": f"range{size}", "Accept-Ranges": "bytes"}
+    if not 1 <= size <= MAX_BYTES:
+        raise NotFound(
+            f"/range/<n> serves from 1 to {MAX_BYTES} bytes; there is no resource of "
+            f"{size} bytes. Ask for /server/range/1024, say.",
+            headers=headers,
+        )
+    chunk_size = chunk_size_asked()
+    pause = seconds(query_value("duration", "0"), "duration", InvalidQuery) / size
     asked = _byte_range(request.headers["Range"], size) if "Range" in request.headers else None
     wanted = range(size) if asked is None else asked
     if not wanted:
         event("server", f"range: {request.headers['Range']} is outside {size} bytes, 416")
         headers["Content-Range"] = f"bytes */{size}"  # tells the client the real size
-        return Response("", status=416, headers=headers)
+        raise RangeNotSatisfiable(
+            f"Range {request.headers['Range']!r} asks for no byte of these {size} (positions "
+            f"0 to {size - 1}). Send Range: bytes=0-9 (the first ten bytes), bytes=10- (from "
+            "10 to the end) or bytes=-5 (the last five).",
+            headers=headers,
+        )
     first, last = wanted[0], wanted[-1]
-    status = 200
-    if len(wanted) < size:
-        status = 206
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        event("server", f"range: sent bytes {first}-{last} of {size}, 206 Partial Content")
+    # Content-Range is only meaningful on a 206, but httpbin sends it on the 200 too.
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(len(wanted))
+    status = 206 if len(wanted) < size else 200
+    if status == 206:
+        event("server", f"range: sent bytes {first}-{last} of {size}, 206 Partial Content")
 
     def generate() -> Iterator[bytes]:
         for start in range(first, last + 1, chunk_size):
@@ -183,8 +211,8 @@ def range_request(n: str) -> Response:
 @bp.get("/drip")
 def drip() -> Response:
     """Drip ?numbytes= '*' over ?duration= seconds, after ?delay=, with status ?code=."""
-    delay = seconds(request.args.get("delay", "0"), "delay")
-    duration = seconds(request.args.get("duration", "2"), "duration")
+    delay = seconds(query_value("delay", "0"), "delay", InvalidQuery)
+    duration = seconds(query_value("duration", "2"), "duration", InvalidQuery)
     if delay + duration > MAX_SECONDS:
         duration = MAX_SECONDS - delay
         event("server", f"drip: delay + duration clamped to {MAX_SECONDS} s in all")

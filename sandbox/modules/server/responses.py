@@ -9,13 +9,23 @@ import secrets
 import uuid
 import zlib
 
-from flask import Response, json, request, url_for
+from flask import Response, current_app, json, request, url_for
 from werkzeug.http import http_date
 
-from sandbox.errors import InvalidBody
+from sandbox.errors import InvalidPath, InvalidQuery
 from sandbox.record import event
 
-from .views import ANY_METHOD, TOKEN, bp, echo, json_response, safe_header_value, whole_number
+from . import images
+from .views import (
+    ANY_METHOD,
+    TOKEN,
+    bp,
+    cookie_name,
+    echo,
+    json_response,
+    safe_header_value,
+    whole_number,
+)
 
 # --- status codes: the first thing a client reads ---
 
@@ -48,11 +58,16 @@ def status_response(code: int) -> Response:
         response.headers["WWW-Authenticate"] = 'Basic realm="Fake Realm"'
     elif code == 407:  # the same, for a proxy
         response.headers["Proxy-Authenticate"] = 'Basic realm="Fake Realm"'
+    elif code == 402:  # reserved for digital payment; httpbin quotes Mike Monteiro's talk
+        response.set_data("F*ck you, pay me!")
+        response.mimetype = "text/plain"
+        response.headers["x-more-info"] = "http://vimeo.com/22053820"
     elif code == 406:  # "none of the types your Accept header lists": say which exist
         response.set_data(jsonlib.dumps(NOT_ACCEPTABLE))
         response.mimetype = "application/json"
     elif code == 418:  # RFC 2324, the Hyper Text Coffee Pot Control Protocol
         response.set_data(TEAPOT)
+        response.mimetype = "text/plain"
         response.headers["x-more-info"] = "http://tools.ietf.org/html/rfc2324"
     return response
 
@@ -65,15 +80,15 @@ def _status_choices(codes: str) -> tuple[list[int], list[float]]:
         try:
             number, chance = int(code), float(weight or 1)
         except ValueError:
-            raise InvalidBody(f"{how}; {choice!r} is not a code[:weight].") from None
+            raise InvalidPath(f"{how}; {choice!r} is not a code[:weight].") from None
         if not 100 <= number <= 599:
-            raise InvalidBody(f"{how}; status codes go from 100 to 599 (got {number}).")
+            raise InvalidPath(f"{how}; status codes go from 100 to 599 (got {number}).")
         if not math.isfinite(chance) or chance < 0:
-            raise InvalidBody(f"{how}; a weight is a number, 0 or more (got {weight!r}).")
+            raise InvalidPath(f"{how}; a weight is a number, 0 or more (got {weight!r}).")
         found.append(number)
         weights.append(chance)
     if sum(weights) <= 0:
-        raise InvalidBody(f"{how}; at least one weight must be more than 0.")
+        raise InvalidPath(f"{how}; at least one weight must be more than 0.")
     return found, weights
 
 
@@ -131,7 +146,7 @@ def cache_control(n: str) -> Response:
 def etag(etag: str) -> Response:
     """Act as a resource whose ETag is etag: If-None-Match may get 304, If-Match 412."""
     if not etag.isascii() or '"' in etag or not etag.isprintable():
-        raise InvalidBody(f"An ETag is printable ASCII without quotes (got {etag!r}).")
+        raise InvalidPath(f"An ETag is printable ASCII without quotes (got {etag!r}).")
     # werkzeug parses both headers into ETags: a list of tags, or "*" for any.
     if request.headers.get("If-None-Match"):
         # Weak comparison: W/"x" matches "x" (a GET only needs "the same content").
@@ -148,17 +163,41 @@ def etag(etag: str) -> Response:
     return response
 
 
+def _set_cookie_name(value: str) -> str:
+    """Return the name of the cookie a Set-Cookie value sets, as a browser reads it."""
+    name, equals, _ = value.partition(";")[0].partition("=")
+    if not equals or not name.strip():
+        # "Set-Cookie: =session=x" makes a nameless cookie whose value is "session=x"; the
+        # browser sends it back as "Cookie: session=x", which a server reads as a session.
+        raise InvalidQuery(
+            f"Set-Cookie {value!r} has no name: send name=value, then any attributes "
+            "(Set-Cookie=flavour=oatmeal; Path=/). A nameless cookie comes back as its bare "
+            "value, which a server would read as name=value: a way to plant any cookie."
+        )
+    return name.strip()
+
+
+def _allowed_header(name: str, value: str) -> str:
+    """Refuse the headers that would reach the sandbox's own cookies; return the value."""
+    if name.lower() == "set-cookie":
+        cookie_name(_set_cookie_name(value), InvalidQuery, "set")
+    elif name.lower() == "clear-site-data" and ('"cookies"' in value or '"*"' in value):
+        # It would wipe every cookie of this origin, the sandbox's session among them.
+        cookie_name(current_app.config["SESSION_COOKIE_NAME"], InvalidQuery, "delete")
+    return value
+
+
 @bp.route("/response-headers", methods=["GET", "POST"])
 def response_headers() -> Response:
     """Add each ?name=value to the response headers, and echo them all in the body."""
     added = []
     for name, value in request.args.items(multi=True):
         if not TOKEN.fullmatch(name) or name.lower() in ("content-length", "transfer-encoding"):
-            raise InvalidBody(
+            raise InvalidQuery(
                 f"{name!r} cannot be set here: send header names made of letters, digits "
                 "and '-' (the server sets Content-Length and Transfer-Encoding itself)."
             )
-        added.append((name, safe_header_value(value, f"Header {name}")))
+        added.append((name, _allowed_header(name, safe_header_value(value, f"Header {name}"))))
     response = json_response({})
     for name, value in added:
         if name.lower() == "content-type":
@@ -173,7 +212,7 @@ def response_headers() -> Response:
         for name in dict.fromkeys(name for name, _ in response.headers):
             values = response.headers.getlist(name)
             shown[name] = values[0] if len(values) == 1 else values
-        new_body = (json.dumps(shown, indent=2) + "\n").encode("utf-8")
+        new_body = (json.dumps(shown, indent=2, sort_keys=True) + "\n").encode("utf-8")
         if new_body == body:
             break
         body = new_body
@@ -206,7 +245,7 @@ SLIDESHOW_XML = """<?xml version='1.0' encoding='us-ascii'?>
 
 <!--  A SAMPLE set of slides  -->
 
-<slideshow
+<slideshow\x20
     title="Sample Slide Show"
     date="Date of publication"
     author="Yours Truly"
@@ -225,10 +264,57 @@ SLIDESHOW_XML = """<?xml version='1.0' encoding='us-ascii'?>
         <item>Who <em>buys</em> WonderWidgets</item>
     </slide>
 
-</slideshow>
-"""
+</slideshow>"""
 
-MOBY_DICK = """<!DOCTYPE html>
+# httpbin's sample page: a paragraph of Moby-Dick (chapter 112, The Blacksmith), all on one
+# line as httpbin sends it. It is written here in short lines, joined with spaces below.
+MOBY_PARAGRAPH = " ".join(
+    """\
+Availing himself of the mild, summer-cool weather that now reigned in these latitudes,
+and in preparation for the peculiarly active pursuits shortly to be anticipated, Perth,
+the begrimed, blistered old blacksmith, had not removed his portable forge to the hold
+again, after concluding his contributory work for Ahab's leg, but still retained it on
+deck, fast lashed to ringbolts by the foremast; being now almost incessantly invoked by
+the headsmen, and harpooneers, and bowsmen to do some little job for them; altering, or
+repairing, or new shaping their various weapons and boat furniture. Often he would be
+surrounded by an eager circle, all waiting to be served; holding boat-spades,
+pike-heads, harpoons, and lances, and jealously watching his every sooty movement, as he
+toiled. Nevertheless, this old man's was a patient hammer wielded by a patient arm. No
+murmur, no impatience, no petulance did come from him. Silent, slow, and solemn; bowing
+over still further his chronically broken back, he toiled away, as if toil were life
+itself, and the heavy beating of his hammer the heavy beating of his heart. And so it
+was.—Most miserable! A peculiar walk in this old man, a certain slight but painful
+appearing yawing in his gait, had at an early period of the voyage excited the curiosity
+of the mariners. And to the importunity of their persisted questionings he had finally
+given in; and so it came to pass that every one now knew the shameful story of his
+wretched fate. Belated, and not innocently, one bitter winter's midnight, on the road
+running between two country towns, the blacksmith half-stupidly felt the deadly numbness
+stealing over him, and sought refuge in a leaning, dilapidated barn. The issue was, the
+loss of the extremities of both feet. Out of this revelation, part by part, at last came
+out the four acts of the gladness, and the one long, and as yet uncatastrophied fifth
+act of the grief of his life's drama. He was an old man, who, at the age of nearly
+sixty, had postponedly encountered that thing in sorrow's technicals called ruin. He had
+been an artisan of famed excellence, and with plenty to do; owned a house and garden;
+embraced a youthful, daughter-like, loving wife, and three blithe, ruddy children; every
+Sunday went to a cheerful-looking church, planted in a grove. But one night, under cover
+of darkness, and further concealed in a most cunning disguisement, a desperate burglar
+slid into his happy home, and robbed them all of everything. And darker yet to tell, the
+blacksmith himself did ignorantly conduct this burglar into his family's heart. It was
+the Bottle Conjuror! Upon the opening of that fatal cork, forth flew the fiend, and
+shrivelled up his home. Now, for prudent, most wise, and economic reasons, the
+blacksmith's shop was in the basement of his dwelling, but with a separate entrance to
+it; so that always had the young and loving healthy wife listened with no unhappy
+nervousness, but with vigorous pleasure, to the stout ringing of her young-armed old
+husband's hammer; whose reverberations, muffled by passing through the floors and walls,
+came up to her, not unsweetly, in her nursery; and so, to stout Labor's iron lullaby,
+the blacksmith's infants were rocked to slumber. Oh, woe on woe! Oh, Death, why canst
+thou not sometimes be timely? Hadst thou taken this old blacksmith to thyself ere his
+full ruin came upon him, then had the young widow had a delicious grief, and her orphans
+a truly venerable, legendary sire to dream of in their after years; and all of them a
+care-killing competency.
+""".strip().splitlines()
+)
+MOBY_DICK = f"""<!DOCTYPE html>
 <html>
   <head>
   </head>
@@ -237,21 +323,11 @@ MOBY_DICK = """<!DOCTYPE html>
 
       <div>
         <p>
-          Call me Ishmael. Some years ago - never mind how long precisely - having little or
-          no money in my purse, and nothing particular to interest me on shore, I thought I
-          would sail about a little and see the watery part of the world. It is a way I have
-          of driving off the spleen, and regulating the circulation. Whenever I find myself
-          growing grim about the mouth; whenever it is a damp, drizzly November in my soul;
-          whenever I find myself involuntarily pausing before coffin warehouses, and bringing
-          up the rear of every funeral I meet; and especially whenever my hypos get such an
-          upper hand of me, that it requires a strong moral principle to prevent me from
-          deliberately stepping into the street, and methodically knocking people's hats off -
-          then, I account it high time to get to sea as soon as I can.
+          {MOBY_PARAGRAPH}
         </p>
       </div>
   </body>
-</html>
-"""
+</html>"""
 
 UTF8_DEMO = """<!DOCTYPE html>
 <html>
@@ -310,7 +386,8 @@ def html() -> Response:
 @bp.get("/xml")
 def xml() -> Response:
     """Answer a sample XML document (Content-Type: application/xml)."""
-    return Response(SLIDESHOW_XML, mimetype="application/xml")
+    # content_type, not mimetype: Flask would add "; charset=utf-8", and httpbin does not.
+    return Response(SLIDESHOW_XML, content_type="application/xml")
 
 
 @bp.get("/encoding/utf8")
@@ -324,13 +401,13 @@ def utf8() -> Response:
 @bp.get("/robots.txt")
 def robots_txt() -> Response:
     """Answer the robots.txt that asks crawlers to stay out of /deny."""
-    return Response(ROBOTS_TXT, mimetype="text/plain")
+    return Response(ROBOTS_TXT, content_type="text/plain")
 
 
 @bp.get("/deny")
 def deny() -> Response:
     """Answer the page robots.txt forbids (robots.txt is a request, not a lock)."""
-    return Response(ANGRY, mimetype="text/plain")
+    return Response(ANGRY, content_type="text/plain")
 
 
 def _encoded(body: bytes, encoding: str) -> Response:
@@ -354,3 +431,105 @@ def deflate_encoded() -> Response:
     """Answer deflate-compressed JSON (Content-Encoding: deflate, zlib format)."""
     data = json_response(echo("headers", "origin", method=request.method, deflated=True))
     return _encoded(zlib.compress(data.get_data()), "deflate")
+
+
+def brotli_stored(data: bytes) -> bytes:
+    """Wrap data in a brotli stream made of uncompressed blocks (RFC 7932, section 9.2)."""
+    out = bytearray()
+    bits, count = 0, 0  # brotli writes numbers bit by bit, least significant bit first
+
+    def put(value: int, width: int) -> None:
+        nonlocal bits, count
+        bits |= value << count
+        count += width
+
+    def flush() -> None:  # pad to a whole byte, then move the bits into out
+        nonlocal bits, count
+        count += -count % 8
+        out.extend(bits.to_bytes(count // 8, "little"))
+        bits, count = 0, 0
+
+    put(0, 1)  # WBITS: a single 0 bit means a 64 KB window
+    for start in range(0, len(data), 65536):
+        block = data[start : start + 65536]
+        put(0, 1)  # ISLAST: more blocks follow
+        put(0, 2)  # MNIBBLES: 0 means the length takes 4 nibbles (16 bits)
+        put(len(block) - 1, 16)  # MLEN - 1: how many bytes this block holds
+        put(1, 1)  # ISUNCOMPRESSED: the bytes follow as they are
+        flush()
+        out.extend(block)
+    put(1, 1)  # ISLAST
+    put(1, 1)  # ISLASTEMPTY: the stream ends here
+    flush()
+    return bytes(out)
+
+
+@bp.get("/brotli")
+def brotli_encoded() -> Response:
+    """Answer brotli-encoded JSON (Content-Encoding: br)."""
+    data = json_response(echo("headers", "origin", method=request.method, brotli=True))
+    # Python's standard library has no brotli compressor, so this body is brotli's "stored"
+    # form: valid brotli that every client decodes, only not smaller. A real server would
+    # compress with the brotli package (pip install brotli) and get smaller than gzip.
+    return _encoded(brotli_stored(data.get_data()), "br")
+
+
+# --- images: one picture, in the format the client asks for ---
+
+IMAGES = {
+    "png": ("image/png", images.PNG),
+    "jpeg": ("image/jpeg", images.JPEG),
+    "webp": ("image/webp", images.WEBP),
+    "svg": ("image/svg+xml", images.SVG.encode("utf-8")),
+}
+
+
+def _image(kind: str) -> Response:
+    content_type, data = IMAGES[kind]
+    return Response(data, content_type=content_type)  # as is: no "; charset=" added
+
+
+@bp.get("/image")
+def image() -> Response:
+    """Answer the image format the Accept header prefers (webp, svg, jpeg, png), else 406."""
+    accept = request.headers.get("Accept")
+    if accept is None:
+        return _image("png")  # no preference at all: PNG, as httpbin does
+    accept = accept.lower()
+    # httpbin's order: the first of these types that Accept mentions at all wins.
+    for media_type, kind in (
+        ("image/webp", "webp"),
+        ("image/svg+xml", "svg"),
+        ("image/jpeg", "jpeg"),
+        ("image/png", "png"),
+        ("image/*", "png"),
+    ):
+        if media_type in accept:
+            event("server", f"image: Accept mentions {media_type}, answered {kind}")
+            return _image(kind)
+    event("server", f"image: Accept {accept!r} names no image type this server has, 406")
+    return status_response(406)
+
+
+@bp.get("/image/png")
+def image_png() -> Response:
+    """Answer the sample image as PNG."""
+    return _image("png")
+
+
+@bp.get("/image/jpeg")
+def image_jpeg() -> Response:
+    """Answer the sample image as JPEG."""
+    return _image("jpeg")
+
+
+@bp.get("/image/webp")
+def image_webp() -> Response:
+    """Answer the sample image as WebP."""
+    return _image("webp")
+
+
+@bp.get("/image/svg")
+def image_svg() -> Response:
+    """Answer the sample image as SVG (XML text that draws it)."""
+    return _image("svg")

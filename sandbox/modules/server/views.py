@@ -7,7 +7,10 @@ inspection, redirects, cookies); ``responses.py`` (status codes, caching, format
 ``auth.py`` and ``dynamic.py`` add their routes to the same blueprint.
 
 Where httpbin would crash on bad input (a 500), the sandbox answers a 400 problem
-that says what to send instead.
+that says what to send instead. Two things differ from httpbin on purpose, because
+here the playground shares its origin with the rest of the sandbox (see "isolation"
+and "the sandbox's own cookies" below): every answer is sandboxed in the browser, and
+the playground never sets or deletes the sandbox's own cookies.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, Response, json, redirect, request, url_for
+from flask import Blueprint, Response, current_app, json, redirect, request, url_for
 from werkzeug.urls import iri_to_uri
 
-from sandbox.errors import InvalidBody
+from sandbox.errors import InvalidPath, InvalidQuery, SandboxError
 from sandbox.record import event
 
 bp = Blueprint("server", __name__, url_prefix="/server")
@@ -58,9 +61,9 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    """Return data as indented JSON, the way httpbin prints it."""
+    """Return data as indented JSON with sorted keys, the way httpbin prints it."""
     return Response(
-        json.dumps(data, indent=2) + "\n",
+        json.dumps(data, indent=2, sort_keys=True) + "\n",
         status=status,
         headers=headers,
         mimetype="application/json",
@@ -77,7 +80,14 @@ def streamed(body: Iterable, **kwargs: Any) -> Response:
     return response
 
 
-def whole_number(raw: str, name: str, low: int, high: int | None = None) -> int:
+# Which part of the request a bad value came from decides the problem's title: a path
+# parameter (/bytes/<n>) or a query parameter (?chunk_size=), so the learner knows where to look.
+Where = type[SandboxError]
+
+
+def whole_number(
+    raw: str, name: str, low: int, high: int | None = None, where: Where = InvalidPath
+) -> int:
     """Return raw as an int from low to high, or raise a 400 problem saying what to send."""
     try:
         value = int(raw)
@@ -85,24 +95,36 @@ def whole_number(raw: str, name: str, low: int, high: int | None = None) -> int:
         value = None
     if value is None or value < low or (high is not None and value > high):
         upper = f" to {high}" if high is not None else " or more"
-        raise InvalidBody(f"'{name}' must be a whole number from {low}{upper} (got {raw!r}).")
+        raise where(f"'{name}' must be a whole number from {low}{upper} (got {raw!r}).")
     return value
 
 
-def query_number(name: str, default: int, low: int, high: int | None = None) -> int:
+def query_value(name: str, default: str | None = None, any_case: bool = False) -> str | None:
+    """Return a query parameter; with any_case, ?Seed= counts as ?seed=."""
+    # Names in a query are case-sensitive, but httpbin reads a few in any case (seed,
+    # chunk_size, redirect-to's url and status_code), and clients rely on it.
+    if not any_case:
+        return request.args.get(name, default)
+    lowered = name.lower()
+    return next((v for k, v in request.args.items() if k.lower() == lowered), default)
+
+
+def query_number(
+    name: str, default: int, low: int, high: int | None = None, any_case: bool = False
+) -> int:
     """Return a whole-number query parameter, or its default when it is absent."""
-    raw = request.args.get(name)
-    return default if raw is None else whole_number(raw, name, low, high)
+    raw = query_value(name, any_case=any_case)
+    return default if raw is None else whole_number(raw, name, low, high, InvalidQuery)
 
 
-def seconds(raw: str, name: str) -> float:
+def seconds(raw: str, name: str, where: Where = InvalidPath) -> float:
     """Return a number of seconds clamped to MAX_SECONDS, like httpbin's own cap."""
     try:
         value = float(raw)
     except (TypeError, ValueError):
         value = math.nan
     if not math.isfinite(value) or value < 0:
-        raise InvalidBody(
+        raise where(
             f"'{name}' must be a number of seconds, 0 or more (got {raw!r}); "
             f"anything over {MAX_SECONDS} is cut to {MAX_SECONDS}."
         )
@@ -114,7 +136,7 @@ def seconds(raw: str, name: str) -> float:
 def safe_header_value(value: str, what: str) -> str:
     """Refuse a header value that would break the response (a newline starts a new header)."""
     if not value.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidBody(
+        raise InvalidQuery(
             f"{what} must be printable ASCII without line breaks (got {value!r}): a line "
             "break would let a client inject its own headers (response splitting)."
         )
@@ -189,6 +211,47 @@ def _json_or_none(raw: bytes) -> Any:
         return jsonlib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+# --- isolation: what a URL puts in an answer never runs as the sandbox ---
+#
+# Several endpoints answer with what the URL says: /response-headers?Content-Type=text/html
+# &x=<script>...</script>, /base64/<anything>, /anything. On httpbin.org that is harmless:
+# httpbin has a domain of its own, so a script smuggled into an answer runs as httpbin.org,
+# an origin that holds nobody's cookies. Here the playground shares its origin with the
+# rest of the sandbox (your login, your notes, the SQL console), so every playground answer
+# tells the browser to treat it as coming from nowhere:
+#
+#   Content-Security-Policy: sandbox   a unique, opaque origin: no scripts, no cookies, no
+#                                      requests as the sandbox, no forms, no pop-ups
+#   X-Content-Type-Options: nosniff    trust the Content-Type: never guess that a text/plain
+#                                      or JSON answer "looks like HTML"
+#
+# A browser enforces every Content-Security-Policy header it receives, and each one can only
+# take permissions away. So a policy that /response-headers adds sits beside this one and can
+# never loosen it; the answer itself stays exactly what httpbin would send.
+
+SANDBOX_POLICY = "sandbox"
+# The one page that needs more: httpbin's sample form must be able to submit. Its HTML is
+# fixed (nothing from the URL), and it still gets no scripts and no cookies.
+POLICY_EXCEPTIONS = {"server.forms_post": "sandbox allow-forms"}
+
+
+def _in_playground() -> bool:
+    # By path, not by route: a 404 or 405 under /server/ matched no route, and is still
+    # an answer the playground's origin serves with what the URL said.
+    return request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/")
+
+
+@bp.after_app_request
+def isolate(response: Response) -> Response:
+    """Sandbox every answer under /server/ in the browser, whatever the route put in it."""
+    if not _in_playground():
+        return response
+    policy = POLICY_EXCEPTIONS.get(request.endpoint or "", SANDBOX_POLICY)
+    response.headers.add("Content-Security-Policy", policy)  # add: beside any other policy
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.after_request
@@ -280,13 +343,15 @@ def _hops(raw: str) -> int:
     return whole_number(raw, "n (number of redirects)", 1, MAX_REDIRECTS)
 
 
-def _next_hop(kind: str, n: int, external: bool) -> Response:
+def _next_hop(kind: str, n: int, external: bool, bare: bool = False) -> Response:
     if n == 1:
         target = url_for("server.get", _external=external)
         event("server", f"redirect 1 -> {target}")
     else:
         target = url_for(f"server.{kind}", n=n - 1, _external=external)
         event("server", f"redirect {n} -> {n - 1}")
+    if bare:  # an empty body; Flask's redirect() adds a small "Redirecting..." page
+        return Response("", status=302, headers={"Location": target})
     return redirect(target, 302)
 
 
@@ -301,7 +366,7 @@ def redirect_n(n: str) -> Response:
 @bp.get("/relative-redirect/<n>")
 def relative_redirect(n: str) -> Response:
     """Redirect n times with relative Locations (/server/...), resolved by the client."""
-    return _next_hop("relative_redirect", _hops(n), external=False)
+    return _next_hop("relative_redirect", _hops(n), external=False, bare=True)  # as httpbin
 
 
 @bp.get("/absolute-redirect/<n>")
@@ -313,11 +378,11 @@ def absolute_redirect(n: str) -> Response:
 @bp.route("/redirect-to", methods=ANY_METHOD)
 def redirect_to() -> Response:
     """Redirect to ?url=..., with ?status_code= from 300 to 399 (302 by default)."""
-    url = request.args.get("url")
+    url = query_value("url", any_case=True)
     if not url:
-        raise InvalidBody("Send the target as ?url=..., e.g. /server/redirect-to?url=/server/get.")
+        raise InvalidQuery("Send the target as ?url=..., e.g. /server/redirect-to?url=/server/get.")
     if any(ord(c) < 32 or ord(c) == 127 for c in url):
-        raise InvalidBody(
+        raise InvalidQuery(
             "url must not contain control characters: a line break in a Location header "
             "would let a client inject headers of its own (response splitting)."
         )
@@ -325,12 +390,15 @@ def redirect_to() -> Response:
         location = iri_to_uri(url)  # headers are ASCII: é becomes %C3%A9
         scheme = urlsplit(location).scheme.lower()
     except ValueError:
-        raise InvalidBody(f"url {url!r} is not a valid URL.") from None
+        raise InvalidQuery(f"url {url!r} is not a valid URL.") from None
     # An open redirect to javascript: or data: is how a trusted site runs someone else's
     # script; only send clients to web pages.
     if scheme not in ("", "http", "https"):
-        raise InvalidBody(f"url must be an http(s) URL or a path; {scheme}: URLs are refused.")
-    code = query_number("status_code", 302, 300, 399)
+        raise InvalidQuery(f"url must be an http(s) URL or a path; {scheme}: URLs are refused.")
+    code = query_number("status_code", 302, 0, any_case=True)
+    if not 300 <= code <= 399:  # httpbin's rule: only a redirect code is a redirect
+        event("server", f"redirect-to: status_code {code} is not a redirect (3xx), sent 302")
+        code = 302
     event("server", f"redirect-to: {code} -> {url}")
     response = Response("", status=code)
     response.headers["Location"] = location
@@ -345,13 +413,92 @@ ENV_COOKIES = (
 )  # fmt: skip
 
 
-def _cookie_name(name: str) -> str:
+# --- the sandbox's own cookies: the playground sets any cookie but these ---
+#
+# On httpbin.org, /cookies/set can only touch httpbin's cookies, which mean nothing. Here
+# the playground shares its origin with the sandbox, so a cookie it sets is one the whole
+# sandbox receives. Any website could then send you to
+#
+#     http://127.0.0.1:5000/server/cookies/set?session=<the attacker's own session>
+#
+# and your browser would keep the attacker's session: you would be logged in as them
+# without noticing, and the notes you write next land in their account (login CSRF).
+# Deleting works the other way round: a link logs you out. So every way the playground has
+# to set or delete a cookie (/cookies/set, /cookies/set/<name>/<value>, /cookies/delete,
+# Set-Cookie and Clear-Site-Data through /response-headers) checks the name here first,
+# and refuses the sandbox's own with a 403 problem.
+
+# The operator token's cookie (sandbox/guard.py), kept once a browser opened ?token=...
+OPERATOR_COOKIE = "sandbox_operator"
+# A cookie whose name starts with __Host- or __Secure- is still the same cookie to a server
+# configured with that full name; compare names without these prefixes.
+COOKIE_PREFIXES = ("__host-", "__secure-")
+
+
+class SandboxCookie(SandboxError):
+    """The playground was asked to set or delete one of the sandbox's own cookies."""
+
+    status = 403
+    title = "Cookie belongs to the sandbox"
+
+
+def sandbox_cookie_names() -> set[str]:
+    """Return the names of the cookies the sandbox itself relies on."""
+    config = current_app.config
+    return {
+        config["SESSION_COOKIE_NAME"],  # Flask's session: who is logged in, the CSRF token
+        config.get("REMEMBER_COOKIE_NAME", "remember_token"),  # flask-login's "remember me"
+        OPERATOR_COOKIE,
+    }
+
+
+def _bare(name: str) -> str:
+    # Browsers keep cookie names as sent, but a name that differs only in case or by a
+    # prefix is too close to call: compare lowercase names without prefixes.
+    name = name.strip().lower()
+    for prefix in COOKIE_PREFIXES:
+        name = name.removeprefix(prefix)
+    return name
+
+
+def cookie_name(name: str, where: Where, action: str) -> str:
+    """Return a cookie name the playground may set or delete, or raise a problem saying why not."""
     if not TOKEN.fullmatch(name):
-        raise InvalidBody(
+        raise where(
             f"{name!r} cannot be a cookie name: use letters, digits and - _ . only "
             "(no spaces, '=', ';' or quotes)."
         )
+    if _bare(name) in {_bare(n) for n in sandbox_cookie_names()}:
+        harm = (
+            "log you in as someone else without your noticing (login CSRF): what you write "
+            "next would land in their account"
+            if action == "set"
+            else "log you out, or drop your operator token"
+        )
+        event(
+            "server",
+            f"refused to {action} cookie '{name}': it is the sandbox's own cookie. If the "
+            f"playground did, a link on any website could {harm}",
+            decision="sandbox cookie",
+        )
+        raise SandboxCookie(
+            f"The playground sets and deletes any cookie except the sandbox's own "
+            f"({', '.join(sorted(sandbox_cookie_names()))}): it shares its origin with the "
+            f"sandbox, so if it would {action} '{name}', a link on any website could {harm}. "
+            "Pick another name, e.g. /server/cookies/set?flavour=oatmeal.",
+            cookie=name,
+        )
     return name
+
+
+def cookie_path() -> str:
+    """Return the path the playground's cookies live under: /server (with any mount prefix)."""
+    # On httpbin.org a cookie set by /cookies/set, or by /response-headers without a Path,
+    # belongs to the site's root. Here the playground's root is /server: its cookies stay
+    # there, where /server/response-headers?Set-Cookie=name=; Max-Age=0 finds them (a
+    # browser gives a cookie without Path the path of the page that set it), and the rest
+    # of the sandbox never receives them.
+    return url_for("server.index").rstrip("/")
 
 
 def _to_cookie_list() -> Response:
@@ -371,9 +518,10 @@ def cookies() -> Response:
 @bp.get("/cookies/set")
 def set_cookies() -> Response:
     """Set a cookie for each ?name=value, then redirect to /cookies."""
+    names = [cookie_name(name, InvalidQuery, "set") for name in request.args]  # all, first
     response = _to_cookie_list()
-    for name, value in request.args.items():
-        response.set_cookie(_cookie_name(name), value, secure=request.is_secure)
+    for name in names:
+        response.set_cookie(name, request.args[name], path=cookie_path(), secure=request.is_secure)
         event("server", f"cookie '{name}' set")
     return response
 
@@ -382,7 +530,8 @@ def set_cookies() -> Response:
 def set_cookie(name: str, value: str) -> Response:
     """Set one cookie from the path, then redirect to /cookies."""
     response = _to_cookie_list()
-    response.set_cookie(_cookie_name(name), value, secure=request.is_secure)
+    name = cookie_name(name, InvalidPath, "set")
+    response.set_cookie(name, value, path=cookie_path(), secure=request.is_secure)
     event("server", f"cookie '{name}' set")
     return response
 
@@ -390,14 +539,15 @@ def set_cookie(name: str, value: str) -> Response:
 @bp.get("/cookies/delete")
 def delete_cookies() -> Response:
     """Delete each cookie named in the query (?name), then redirect to /cookies."""
+    names = [cookie_name(name, InvalidQuery, "delete") for name in request.args]
     response = _to_cookie_list()
-    for name in request.args:
+    for name in names:
         # There is no "delete" in HTTP: the server sets the cookie again, already expired.
-        response.delete_cookie(_cookie_name(name))
+        response.delete_cookie(name, path=cookie_path())
         event("server", f"cookie '{name}' deleted (sent again with an expiry in the past)")
     return response
 
 
 # The other endpoints live next door and hang off the same blueprint. Imported last, as
 # Flask's docs show for large apps: they import bp and the helpers above from here.
-from . import auth, dynamic, responses  # noqa: E402, F401
+from . import auth, dynamic, pages, responses  # noqa: E402, F401
