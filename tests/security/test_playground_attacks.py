@@ -25,9 +25,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import LiveServer, is_problem, serve
+from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, LiveServer, chromium_path, is_problem, serve
 from playwright.sync_api import Browser, Error, Page, Route, sync_playwright
-from test_browser import ARGS, NOT_FOUND, chromium_path
 
 from sandbox import create_app
 
@@ -84,10 +83,11 @@ def browser() -> Iterator[Browser | str]:
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=ARGS
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )
         except Error as error:
-            yield f"{NOT_FOUND}\n({error.message.splitlines()[0]})"  # each test fails with it
+            # each test fails with it
+            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
             return
         yield browser
         browser.close()

@@ -104,3 +104,32 @@ def test_thread_count_and_connection_limit_are_settings(tmp_path):
     values = {s["name"]: s["value"] for s in settings}
     assert values["SANDBOX_THREADS"] == 20
     assert values["SANDBOX_CONNECTION_LIMIT"] == 300
+
+
+def test_slow_playground_answers_cannot_take_the_last_threads(small_server):
+    url = small_server
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        slow = [pool.submit(requests.get, f"{url}/server/delay/3", timeout=30) for _ in range(12)]
+        time.sleep(0.5)
+        assert max(health_time(url) for _ in range(5)) < 1
+        statuses = sorted(s.result().status_code for s in slow)
+    # 9 slots: nine waited their 3 s; three were told at once to come back later.
+    assert statuses == [200] * 9 + [503] * 3
+
+
+def test_a_client_that_hangs_up_frees_its_slot_at_once(small_server):
+    url = small_server
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        # Nine clients that give up after half a second on a 10 s delay: they hang up.
+        hung_up = [
+            pool.submit(requests.get, f"{url}/server/delay/10", timeout=0.5) for _ in range(9)
+        ]
+        for future in hung_up:
+            assert isinstance(future.exception(), requests.Timeout)
+    time.sleep(1)  # the server notices within a quarter of a second per slot
+    reopened = [open_feed(url) for _ in range(9)]
+    try:
+        assert [f.status_code for f in reopened] == [200] * 9
+    finally:
+        for feed in reopened:
+            feed.close()

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 from flask import Response, json, redirect, request, url_for
 
+from sandbox.capacity import client_gone, take_slot, wait
 from sandbox.errors import InvalidPath, InvalidQuery, NotFound, SandboxError
 from sandbox.record import event
 
@@ -198,11 +199,15 @@ def range_request(n: str) -> Response:
     status = 206 if len(wanted) < size else 200
     if status == 206:
         event("server", f"range: sent bytes {first}-{last} of {size}, 206 Partial Content")
+    if pause:
+        take_slot("range with a duration")  # a slow answer: see sandbox/capacity.py
+    gone = client_gone()
 
     def generate() -> Iterator[bytes]:
         for start in range(first, last + 1, chunk_size):
             end = min(start + chunk_size, last + 1)
-            time.sleep(pause * (end - start))
+            if pause and not wait(pause * (end - start), gone):
+                return  # the client hung up: stop, and give the thread back
             yield bytes(ord("a") + i % 26 for i in range(start, end))
 
     return streamed(generate(), status=status, headers=headers, mimetype="application/octet-stream")
@@ -221,7 +226,11 @@ def drip() -> Response:
         event("server", f"drip: {numbytes} bytes clamped to {MAX_BYTES}")
         numbytes = MAX_BYTES
     code = query_number("code", 200, 100, 599)
-    time.sleep(delay)  # before the status line: the client waits for any answer at all
+    take_slot("drip")  # a slow answer: see sandbox/capacity.py
+    gone = client_gone()
+    # Before the status line: the client waits for any answer at all.
+    if not wait(delay, gone):
+        event("server", "drip: the client hung up during the delay")
     event("server", f"drip: {numbytes} bytes over {duration:g} s after {delay:g} s")
     # Send in at most about 100 pieces, each when its share of the duration has passed.
     piece = max(1, numbytes // 100)
@@ -232,7 +241,8 @@ def drip() -> Response:
             size = min(piece, numbytes - sent)
             yield b"*" * size
             sent += size
-            time.sleep(max(0.0, start + duration * sent / numbytes - time.monotonic()))
+            if not wait(max(0.0, start + duration * sent / numbytes - time.monotonic()), gone):
+                return  # the client hung up: stop, and give the thread back
 
     return streamed(
         generate(),
@@ -266,7 +276,10 @@ def link_page(n: str, offset: str) -> Response:
 @bp.route("/delay/<n>", methods=ANY_METHOD)
 def delay(n: str) -> Response:
     """Wait n seconds (at most 10, like httpbin), then echo the request."""
-    wait = seconds(n, "n (seconds)")
-    event("server", f"delay: waited {wait:g} s before answering")
-    time.sleep(wait)
+    pause = seconds(n, "n (seconds)")
+    take_slot("delay")  # a slow answer: see sandbox/capacity.py
+    if wait(pause, client_gone()):
+        event("server", f"delay: waited {pause:g} s before answering")
+    else:
+        event("server", "delay: the client hung up before the answer was ready")
     return json_response(echo(*(k for k in BODY_KEYS if k != "json")))

@@ -27,9 +27,11 @@ from flask import Blueprint, Response, current_app, json, redirect, request, url
 from werkzeug.urls import iri_to_uri
 
 from sandbox.errors import InvalidPath, InvalidQuery, SandboxError
+from sandbox.guard import TOKEN_COOKIE
 from sandbox.record import event
 
-bp = Blueprint("server", __name__, url_prefix="/server")
+# template_folder: the module's pages live in its own folder, with the rest of it.
+bp = Blueprint("server", __name__, url_prefix="/server", template_folder="templates")
 
 # Methods httpbin accepts on its "any method" routes. Flask adds HEAD and OPTIONS itself.
 ANY_METHOD = ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE")
@@ -428,8 +430,6 @@ ENV_COOKIES = (
 # Set-Cookie and Clear-Site-Data through /response-headers) checks the name here first,
 # and refuses the sandbox's own with a 403 problem.
 
-# The operator token's cookie (sandbox/guard.py), kept once a browser opened ?token=...
-OPERATOR_COOKIE = "sandbox_operator"
 # A cookie whose name starts with __Host- or __Secure- is still the same cookie to a server
 # configured with that full name; compare names without these prefixes.
 COOKIE_PREFIXES = ("__host-", "__secure-")
@@ -448,7 +448,7 @@ def sandbox_cookie_names() -> set[str]:
     return {
         config["SESSION_COOKIE_NAME"],  # Flask's session: who is logged in, the CSRF token
         config.get("REMEMBER_COOKIE_NAME", "remember_token"),  # flask-login's "remember me"
-        OPERATOR_COOKIE,
+        TOKEN_COOKIE,  # the operator token, kept once a browser opened ?token=...
     }
 
 
