@@ -76,7 +76,7 @@ def main() -> None:
 
         login = {"username": "alice", "password": PASSWORD}
         ok = median_ms(conn, 20, "POST", "/auth/login", login)
-        # 4 failures each: under the throttle's 5 per account and 20 per address.
+        # 4 failures each: under the throttle's 5 per account and 300 per address.
         wrong = median_ms(
             conn, 4, "POST", "/auth/login", {**login, "password": "wrong one!"}, status=401
         )
