@@ -19,6 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the sandbox: settings, database, records, modules, inspector and pages."""
     from . import (
         capacity,
+        classroom,
         db,
         errors,
         guard,
@@ -31,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         registry,
         secret,
         settings,
+        workspaces,
     )
     from .cli import modules_cli
 
@@ -54,6 +56,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.secret_key = secret.load_or_create(data_dir / "secret_key")
     app.json.sort_keys = False  # keep fields in the order a learner reads them
 
+    app.wsgi_app = workspaces.WorkspaceDispatcher(app.wsgi_app)  # /w/<id>/... in class mode
+    app.session_interface = workspaces.WorkspaceSessions()
     errors.init_app(app)
     record.init_app(app)  # first: every later hook, the gate included, runs inside a record
     guard.init_app(app)  # then who may ask at all: host, origin, operator token
@@ -62,6 +66,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     registry.init_app(app)
     progress.init_app(app)
     notes.init_app(app)
+    classroom.init_app(app)
     app.register_blueprint(inspector.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(notes_pages.bp)

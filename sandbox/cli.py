@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import create_app, db
+from . import classroom, create_app, db
 from .registry import load_modules, registry
 
 
@@ -100,6 +100,13 @@ def _disable(name: str) -> None:
     type=click.IntRange(1, 100_000),
     help="Open connections accepted at once, idle ones included (default 500).",
 )
+@click.option(
+    "--class-mode",
+    is_flag=True,
+    envvar="SANDBOX_CLASS_MODE",
+    help="Serve a class: every student joins into a workspace of their own (try with "
+    "--host 0.0.0.0 so the room can reach it).",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -110,6 +117,7 @@ def main(
     https: bool,
     threads: int | None,
     connection_limit: int | None,
+    class_mode: bool,
 ) -> None:
     """Start the backend sandbox, or manage its modules."""
     if reset:
@@ -120,6 +128,8 @@ def main(
         config["SANDBOX_THREADS"] = threads
     if connection_limit is not None:
         config["SANDBOX_CONNECTION_LIMIT"] = connection_limit
+    if class_mode:
+        config["SANDBOX_CLASS_MODE"] = True
     ctx.obj = create_app(config)
     if ctx.invoked_subcommand is None:
         serve(ctx.obj, host, port, https=https)
@@ -150,6 +160,26 @@ def disable(app: Flask, name: str) -> None:
     switch(app, name, False)
 
 
+# --- python app.py class ... ---
+@main.group("class")
+def class_() -> None:
+    """Manage a class (class mode)."""
+
+
+@class_.command("info")
+@click.pass_obj
+def class_info(app: Flask) -> None:
+    """Print the join code and how many students joined."""
+    with app.app_context():
+        conn = db.connect(db.database_path(app), traced=False)
+        try:
+            joined = conn.execute("select count(*) from class_workspaces").fetchone()[0]
+        finally:
+            conn.close()
+        click.echo(f"Join code: {classroom.join_code(app)}")
+    click.echo(f"Students joined: {joined}. They join at the server's front page (/).")
+
+
 # Each module's own commands (the auth module's `users add NAME --role instructor`, say).
 for _module in load_modules():
     for _command in _module.commands:
@@ -165,7 +195,8 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
 
     from .guard import TOKEN_QUERY, is_loopback, new_operator_token
 
-    if not is_loopback(host) and not app.config["SANDBOX_OPERATOR_TOKEN"]:
+    class_mode = app.config["SANDBOX_CLASS_MODE"]
+    if not class_mode and not is_loopback(host) and not app.config["SANDBOX_OPERATOR_TOKEN"]:
         # Reachable from the network: the control plane asks for a token, like Jupyter's.
         app.config["SANDBOX_OPERATOR_TOKEN"] = new_operator_token()
     token = app.config["SANDBOX_OPERATOR_TOKEN"]
@@ -203,7 +234,13 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
     url = f"{scheme}://{shown}:{bound}/"
     click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")
     print_modules(app)
-    if token:
+    if class_mode:
+        click.echo(
+            f"Class mode: students open {url} (on this computer; from theirs, use its "
+            f"network address) and join with the code {classroom.join_code(app)}. Each gets a "
+            "workspace of their own. `python app.py class info` prints the code again."
+        )
+    elif token:
         click.echo(
             f"Listening on {host}: anyone on your network can reach this sandbox. Switches, "
             "reset, records and the SQL console ask for the operator token in this URL:"

@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 from flask import Flask, current_app, g
 
+from . import workspaces
 from .record import current_record
 
 SCHEMA_VERSION = "1"
@@ -52,8 +53,8 @@ def now() -> str:
 
 
 def workspace() -> str:
-    """Return the workspace whose state this request reads and writes."""
-    return current_app.config["SANDBOX_WORKSPACE"]
+    """Return the workspace whose state this request reads and writes (see workspaces.py)."""
+    return workspaces.current()
 
 
 def database_path(app: Flask | None = None) -> Path:

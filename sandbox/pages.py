@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import markdown
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from .classroom import is_class_mode
 from .errors import NotFound
 from .guard import operator_ok
 from .registry import registry
+from .workspaces import ENVIRON_KEY
 
 bp = Blueprint("pages", __name__)
 
@@ -27,6 +29,8 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 @bp.get("/")
 def index() -> str:
     """Show what the sandbox is, its modules with their switches, and the live requests."""
+    if is_class_mode() and ENVIRON_KEY not in request.environ:
+        return render_template("class_join.html")  # a class server's front page: join
     reg = registry()
     return render_template(
         "index.html",

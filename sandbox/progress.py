@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from . import db
+from . import db, workspaces
 from .record import Record, RecordBuffer
 from .registry import Challenge, Registry
 
@@ -113,16 +113,16 @@ class Progress:
 
 
 def progress() -> Progress:
-    """Return this app's progress."""
-    return current_app.extensions["sandbox.progress"]
+    """Return the progress of this request's workspace."""
+    return current_app.extensions["sandbox.progress"].get(db.workspace())
 
 
 def init_app(app: Flask) -> None:
-    """Check challenges against every finished record."""
+    """Check challenges against every finished record, in the record's own workspace."""
     from .record import on_close
 
-    tracker = Progress(
-        db.database_path(app), app.config["SANDBOX_WORKSPACE"], app.extensions["sandbox.registry"]
-    )
-    app.extensions["sandbox.progress"] = tracker
-    on_close(app, tracker.check)
+    path, registry = db.database_path(app), app.extensions["sandbox.registry"]
+    trackers = workspaces.PerWorkspace(lambda workspace: Progress(path, workspace, registry))
+    app.extensions["sandbox.progress"] = trackers
+    # A classmate's request is checked against their own challenges, never against yours.
+    on_close(app, lambda record, buffer: trackers.get(db.workspace()).check(record, buffer))

@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, json, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import redact
+from . import redact, workspaces
 
 _current: ContextVar[Record | None] = ContextVar("sandbox_record", default=None)
 
@@ -192,8 +192,8 @@ class RecordBuffer:
 
 
 def records() -> RecordBuffer:
-    """Return this app's record buffer."""
-    return current_app.extensions["sandbox.records"]
+    """Return the record buffer of this request's workspace (each has its own, and its feed)."""
+    return current_app.extensions["sandbox.records"].get(workspaces.current())
 
 
 def on_close(app: Flask, listener: Callable[[Record, RecordBuffer], None]) -> None:
@@ -254,7 +254,7 @@ def _close(error: BaseException | None) -> None:
     if error is not None and record.exception is None:
         record.set_exception(error)
     app = current_app._get_current_object()
-    buffer = app.extensions["sandbox.records"]
+    buffer = app.extensions["sandbox.records"].get(workspaces.current())
     for listener in app.extensions["sandbox.record_listeners"]:
         listener(record, buffer)
     buffer.add(record)
@@ -262,7 +262,8 @@ def _close(error: BaseException | None) -> None:
 
 def init_app(app: Flask) -> None:
     """Open a record before every request and keep it when the request ends."""
-    app.extensions["sandbox.records"] = RecordBuffer(app.config["SANDBOX_TRACE_LIMIT"])
+    limit = app.config["SANDBOX_TRACE_LIMIT"]
+    app.extensions["sandbox.records"] = workspaces.PerWorkspace(lambda _: RecordBuffer(limit))
     app.extensions["sandbox.record_listeners"] = []
     app.before_request(_open)
     app.after_request(_after)

@@ -135,8 +135,8 @@ class Registry:
         self.modules = {m.name: m for m in modules}
         # Which module owns each blueprint: the gate looks up the blueprint of the matched route.
         self.owners = {bp.name: m for m in modules for bp in (m.blueprint, *m.more_blueprints)}
-        self._state: dict[str, bool] | None = None
-        self._state_read = 0.0
+        # {workspace: (state, when it was read)}: every workspace switches its own modules.
+        self._states: dict[str, tuple[dict[str, bool], float]] = {}
         self._generation = 0  # how many times the cache was dropped
         self._lock = threading.Lock()
 
@@ -152,10 +152,12 @@ class Registry:
         """Return ``{name: enabled}``, read from the database at most every STATE_TTL s."""
         # Every thread of the server runs this at once, and a toggle may drop the cache
         # (forget_state) at any moment. So this works on local names only: checking
-        # self._state and then returning self._state could return None if a toggle lands in
+        # the cache and then returning it could return None if a toggle lands in
         # between, and every caller would fail with a 500.
+        workspace = db.workspace()
         with self._lock:
-            state, read_at, generation = self._state, self._state_read, self._generation
+            state, read_at = self._states.get(workspace, (None, 0.0))
+            generation = self._generation
         now = time.monotonic()
         if state is not None and now - read_at <= STATE_TTL:
             return state
@@ -168,7 +170,7 @@ class Registry:
             # Keep it, unless a toggle dropped the cache while we read: then what we read may
             # be from before that toggle, and the next request must read again.
             if self._generation == generation:
-                self._state, self._state_read = state, now
+                self._states[workspace] = (state, now)
         return state
 
     def stored_state(self, conn: Any) -> dict[str, bool]:
@@ -260,7 +262,8 @@ class Registry:
     def forget_state(self) -> None:
         """Drop the cached toggles so the next request reads them again."""
         with self._lock:
-            self._state = None
+            # Every workspace's: simpler than tracking whose, and the next read is one query.
+            self._states = {}
             self._generation += 1
 
     def describe(self, module: Module) -> dict[str, Any]:

@@ -24,6 +24,16 @@ CREATE TABLE IF NOT EXISTS progress (
     PRIMARY KEY (workspace, challenge)
 );
 
+-- Class mode: a workspace per student. Only the SHA-256 of its token is kept; the token
+-- itself was shown once, to the student who joined.
+CREATE TABLE IF NOT EXISTS class_workspaces (
+    id           TEXT PRIMARY KEY,          -- in the workspace's URL: /w/<id>/
+    name         TEXT NOT NULL UNIQUE,      -- lowercase, so "Ada" and "ada" are one student
+    display_name TEXT NOT NULL,             -- as typed
+    token_hash   TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+
 -- The example domain: notes. Modules encrypt bodies, scope notes to their owner,
 -- cache lists and index tags. Each module's own tables are in its folder's schema.sql.
 CREATE TABLE IF NOT EXISTS notes (

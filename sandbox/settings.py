@@ -93,6 +93,17 @@ SETTINGS = (
         "(python app.py --connection-limit)",
     ),
     Setting(
+        "SANDBOX_CLASS_MODE",
+        False,
+        "Serve a class (python app.py --class-mode): every student joins into a workspace of "
+        "their own under /w/<id>/",
+    ),
+    Setting(
+        "SANDBOX_CLASS_MAX_WORKSPACES",
+        200,
+        "How many students may join a class server",
+    ),
+    Setting(
         "MAX_CONTENT_LENGTH",
         1024 * 1024,
         "Largest request body accepted, in bytes; larger ones get a 413",

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, Request, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired
 
 from sandbox import db
 from sandbox.record import event
+from sandbox.workspaces import WorkspaceSessions
 
 # Created here, bound to the app in init_app(): the extension pattern of flask-login.
 login_manager = LoginManager()
@@ -128,7 +129,7 @@ def current() -> SessionUser | None:
     return user if user.is_authenticated else None
 
 
-class RecordedSessionInterface(SecureCookieSessionInterface):
+class RecordedSessionInterface(WorkspaceSessions):
     """Flask's signed-cookie sessions, except that a bad signature is noted, not just dropped."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:

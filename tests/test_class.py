@@ -1,0 +1,247 @@
+"""Class mode: students join, each into a workspace nobody else can read or change.
+
+Every row of the isolation table is a test with two students over real HTTP: what one
+does in their workspace, the other can neither see nor undo.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+from helpers import LiveServer, is_problem, serve
+
+from sandbox import Sandbox, create_app
+from sandbox.classroom import join_code
+
+
+@pytest.fixture
+def room(tmp_path) -> Iterator[LiveServer]:
+    """A class server over real HTTP."""
+    app = create_app(
+        {
+            "SANDBOX_DATA_DIR": str(tmp_path / "data"),
+            "SANDBOX_CLASS_MODE": True,
+            "SANDBOX_STREAM_SECONDS": 3,
+        }
+    )
+    with serve(app) as server:
+        yield server
+
+
+@dataclass
+class Student:
+    name: str
+    url: str  # the workspace's base URL, ending in /
+    token: str
+    session: requests.Session
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path.lstrip("/"), timeout=10, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.url + path.lstrip("/"), timeout=10, **kwargs)
+
+
+def join(room: LiveServer, name: str) -> Student:
+    code = join_code(room.app)
+    response = requests.post(f"{room.url}/class/join", json={"name": name, "code": code})
+    assert response.status_code == 201, response.text
+    data = response.json()
+    session = requests.Session()
+    session.headers["X-Sandbox-Token"] = data["token"]
+    return Student(name, data["url"], data["token"], session)
+
+
+@pytest.fixture
+def ada(room) -> Student:
+    return join(room, "Ada")
+
+
+@pytest.fixture
+def bob(room) -> Student:
+    return join(room, "Bob")
+
+
+# --- joining ---
+
+
+def test_joining_gives_a_workspace_url_and_token(room):
+    code = join_code(room.app)
+    response = requests.post(f"{room.url}/class/join", json={"name": "Ada", "code": code})
+    assert response.status_code == 201
+    data = response.json()
+    assert data["url"] == f"{room.url}/w/{data['workspace']}/"
+    assert len(data["token"]) >= 32
+    assert requests.get(data["url"] + "api/notes", headers={"X-Sandbox-Token": data["token"]}).ok
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"name": "Ada", "code": "wrong"}, 403),
+        ({"name": "", "code": "x"}, 422),
+        ({"name": "x" * 41, "code": "x"}, 422),
+        ({"name": "a\x00b", "code": "x"}, 422),
+        ({"name": 5, "code": "x"}, 422),
+    ],
+)
+def test_a_bad_join_is_a_problem(room, body, status):
+    is_problem(requests.post(f"{room.url}/class/join", json=body), status)
+
+
+def test_a_name_is_not_a_key(room, ada):
+    code = join_code(room.app)
+    # Knowing Ada's name is not enough to get her workspace back...
+    taken = requests.post(f"{room.url}/class/join", json={"name": "ada", "code": code})
+    assert "joined as" in is_problem(taken, 409)["detail"]
+    # ...holding her token is.
+    again = requests.post(
+        f"{room.url}/class/join",
+        json={"name": "ADA", "code": code},
+        headers={"X-Sandbox-Token": ada.token},
+    )
+    assert again.status_code == 200 and again.json()["url"] == ada.url
+
+
+def test_the_browser_joins_with_the_form_and_keeps_its_token_in_a_cookie(room):
+    browser = requests.Session()
+    front = browser.get(f"{room.url}/")
+    assert "Join the class" in front.text
+    joined = browser.post(
+        f"{room.url}/class/join", data={"name": "Cleo", "code": join_code(room.app)}
+    )
+    assert joined.status_code == 200  # after the 303 to the workspace's landing page
+    assert "/w/" in joined.url and "Backend sandbox" in joined.text
+    cookie = joined.history[0].headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/w/" in cookie
+    assert browser.get(joined.url + "sandbox/modules").status_code == 200
+
+
+def test_outside_a_workspace_only_the_class_answers(room):
+    for path in ("/api/notes", "/sandbox/traces", "/server/get", "/notes/"):
+        problem = is_problem(requests.get(room.url + path), 401)
+        assert "join" in problem["detail"].lower()
+    assert requests.get(f"{room.url}/sandbox/health").ok
+
+
+def test_a_workspace_needs_its_own_token(room, ada, bob):
+    assert is_problem(requests.get(ada.url + "api/notes"), 401)
+    stolen = requests.get(ada.url + "api/notes", headers={"X-Sandbox-Token": bob.token})
+    assert is_problem(stolen, 401)
+    assert is_problem(requests.get(f"{room.url}/w/nosuchws1/api/notes"), 404)
+
+
+def test_a_link_with_the_token_opens_the_workspace_once(room, ada):
+    browser = requests.Session()
+    opened = browser.get(ada.url + f"?token={ada.token}")
+    assert opened.status_code == 200 and opened.url == ada.url  # the token left the URL
+    assert browser.get(ada.url + "sandbox/modules").ok
+    trace = opened.history[0].headers["X-Sandbox-Trace"]
+    record = ada.get(f"sandbox/traces/{trace}")
+    assert record.ok and ada.token not in record.text
+
+
+def test_pages_and_links_carry_the_workspace_prefix(ada):
+    page = ada.get("").text
+    prefix = "/" + ada.url.split("/", 3)[3]
+    assert f'href="{prefix}static/sandbox.css"' in page
+    assert f'data-modules-url="{prefix}sandbox/modules"' in page
+    redirected = ada.get("server/redirect/2")
+    assert redirected.url == ada.url + "server/get"
+
+
+def test_a_notebook_connects_with_url_and_token(ada):
+    with Sandbox.connect(ada.url, token=ada.token) as sb:
+        response = sb.get("/server/get")
+        assert response.ok
+        assert sb.trace(response)["path"] == "/server/get"
+
+
+# --- the isolation table: one test per row, two students each ---
+
+
+def test_notes(ada, bob):
+    mine = ada.request("POST", "api/notes", json={"title": "Ada's secret"}).json()
+    assert "Ada's secret" not in bob.get("api/notes").text
+    assert bob.get(f"api/notes/{mine['id']}").status_code == 404
+    assert bob.request("DELETE", f"api/notes/{mine['id']}").status_code == 404
+    assert ada.get(f"api/notes/{mine['id']}").json()["title"] == "Ada's secret"
+
+
+def test_module_switches(ada, bob):
+    assert ada.request("PATCH", "sandbox/modules/server", json={"enabled": False}).ok
+    assert ada.get("server/get").status_code == 404
+    assert bob.get("server/get").status_code == 200
+    assert next(m for m in bob.get("sandbox/modules").json()["modules"] if m["name"] == "server")[
+        "enabled"
+    ]
+
+
+def test_progress_and_challenge_checks(ada, bob):
+    ada.get("server/status/418")
+    solved = {c["id"] for c in ada.get("sandbox/progress").json()["challenges"] if c["solved"]}
+    assert "server.teapot" in solved
+    theirs = {c["id"] for c in bob.get("sandbox/progress").json()["challenges"] if c["solved"]}
+    assert "server.teapot" not in theirs
+
+
+def test_records(ada, bob):
+    response = ada.get("server/get?secret_plan=1")
+    trace = response.headers["X-Sandbox-Trace"]
+    assert ada.get(f"sandbox/traces/{trace}").ok
+    assert bob.get(f"sandbox/traces/{trace}").status_code == 404
+    assert trace not in bob.get("sandbox/traces?limit=500").text
+
+
+def test_the_live_feed(ada, bob):
+    seen: list[str] = []
+    feed = bob.get("sandbox/traces/stream", stream=True)
+    assert feed.status_code == 200
+
+    def read() -> None:
+        for line in feed.iter_lines():
+            seen.append(line.decode())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    ada_trace = ada.get("server/get").headers["X-Sandbox-Trace"]
+    bob_trace = bob.get("server/get").headers["X-Sandbox-Trace"]
+    reader.join(timeout=5)  # the stream ends after SANDBOX_STREAM_SECONDS
+    feed.close()
+    events = [json.loads(line[6:]) for line in seen if line.startswith("data: ")]
+    ids = {e.get("id") for e in events}
+    assert bob_trace in ids and ada_trace not in ids
+
+
+def test_accounts_and_logins(ada, bob):
+    password = "correct horse battery"
+    for student in (ada, bob):
+        assert student.request("PATCH", "sandbox/modules/auth", json={"enabled": True}).ok
+    made = ada.request("POST", "auth/register", json={"username": "alice", "password": password})
+    assert made.status_code == 201
+    # Bob's workspace has its own accounts: Ada's alice does not exist there.
+    login = bob.request("POST", "auth/login", json={"username": "alice", "password": password})
+    assert login.status_code == 401
+    again = bob.request("POST", "auth/register", json={"username": "alice", "password": password})
+    assert again.status_code == 201
+
+
+def test_reset(ada, bob):
+    bob.request("POST", "api/notes", json={"title": "Bob's homework"})
+    assert ada.request("POST", "sandbox/reset").ok
+    assert "Bob's homework" in bob.get("api/notes").text
+
+
+def test_thirty_students_each_see_only_their_own(room):
+    students = [join(room, f"student {i}") for i in range(30)]
+    for student in students:
+        student.request("POST", "api/notes", json={"title": f"by {student.name}"})
+    for student in students:
+        titles = [n["title"] for n in student.get("api/notes?limit=100").json()["items"]]
+        assert [t for t in titles if t.startswith("by ")] == [f"by {student.name}"]
