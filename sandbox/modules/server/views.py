@@ -12,7 +12,6 @@ that says what to send instead.
 
 from __future__ import annotations
 
-import json as jsonlib
 import math
 import re
 from base64 import b64encode
@@ -25,6 +24,7 @@ from werkzeug.urls import iri_to_uri
 
 from sandbox.errors import InvalidBody
 from sandbox.record import event
+from sandbox.validation import read_json
 
 bp = Blueprint("server", __name__, url_prefix="/server")
 
@@ -186,7 +186,7 @@ def _file(storage) -> str:
 def _json_or_none(raw: bytes) -> Any:
     # httpbin parses the body whatever its Content-Type says; not JSON means null.
     try:
-        return jsonlib.loads(raw.decode("utf-8"))
+        return read_json(raw)  # the JSON reader every route shares: depth-limited
     except (UnicodeDecodeError, ValueError):
         return None
 
