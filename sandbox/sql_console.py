@@ -90,6 +90,8 @@ def run(
             "The 'sql' field is empty. Send a statement such as 'select * from notes limit 5'."
         )
     refused: list[str] = []
+    # "EXPLAIN QUERY PLAN explain ..." is not SQL: an EXPLAIN's own rows are its plan.
+    explains = sql.lstrip().upper().startswith("EXPLAIN")
 
     def authorizer(action: int, arg1: Any, arg2: Any, db_name: Any, source: Any) -> int:
         if action in _READING or action == _RECURSIVE:
@@ -131,7 +133,7 @@ def run(
             for row in cursor:
                 if not answer.add(row):
                     break
-            plan = _plan(conn, sql) if explain else None
+            plan = _plan(conn, sql) if explain and not explains else None
         # sqlite3.Warning: "one statement at a time" on Python 3.11 (an Error from 3.12).
         except (sqlite3.Error, sqlite3.Warning) as error:
             raise _explain_refusal(error, refused, time_limit_ms, byte_limit) from None
@@ -153,6 +155,8 @@ def run(
             f"{', '.join(repr(c) for c in result['blob_columns'])} held binary data (BLOBs): "
             "JSON has no bytes, so each is shown as a hex literal, x'00ff' for the bytes 00 ff."
         )
+    if explain and explains:
+        notes.append("The statement is itself an EXPLAIN: its rows are the plan.")
     if answer.infinite:
         notes.append('JSON has no infinity: an infinite number is shown as "Infinity".')
     if notes:

@@ -176,6 +176,13 @@ def test_a_blob_is_shown_as_hex_and_the_answer_says_so(live):
     assert plain["rows"] == [["Infinity", "\ufffd"]] and plain["blob_columns"] == []
 
 
+def test_explaining_an_explain_answers_its_own_rows_and_says_so(client):
+    sql = "explain query plan select * from notes where id = 1"
+    answer = client.post("/sandbox/sql", json={"sql": sql, "explain": True}).json
+    assert "plan" not in answer and "itself an EXPLAIN" in answer["note"]
+    assert any("INTEGER PRIMARY KEY" in row[3] for row in answer["rows"])
+
+
 def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_less(live):
     started = time.monotonic()
     response = live.post("/sandbox/sql", json={"sql": HUGE_ANSWER})
