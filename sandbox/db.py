@@ -9,9 +9,12 @@ request record can show a learner exactly what SQL their click caused.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import sqlite3
 import time
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Any
 import sqlite_utils
 from flask import Flask, current_app, g
 
-from . import workspaces
+from . import redact, workspaces
 from .record import current_record
 
 SCHEMA_VERSION = "1"
@@ -62,67 +65,186 @@ def database_path(app: Flask | None = None) -> Path:
     return Path((app or current_app).instance_path) / DATABASE_FILE
 
 
-def _printable(params: Any) -> Any:
-    """Make statement parameters JSON-friendly and short enough for a record."""
+# What a record keeps of SQL. Statements are written by the sandbox or typed in the console,
+# so they are short; values can be whole note bodies, so a record keeps an excerpt only.
+SQL_TEXT_KEPT = 1000
+PARAM_KEPT = 200
+
+
+def excerpt(text: str, limit: int) -> str:
+    """Return ``text``, or its first ``limit`` characters and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text)} characters in all]"
+
+
+def _printable(sql: str, params: Any) -> Any:
+    """Make statement parameters JSON-friendly, short and free of secrets, for a record."""
     if params is None:
         return None
     if isinstance(params, dict):
-        return {k: _printable_value(v) for k, v in params.items()}
-    return [_printable_value(v) for v in params]
+        return {k: _printable_value(v, k) for k, v in params.items()}
+    names = placeholder_names(sql)
+    return [_printable_value(v, names[i] if i < len(names) else None) for i, v in enumerate(params)]
 
 
-def _printable_value(value: Any) -> Any:
+def _printable_value(value: Any, name: str | None) -> Any:
+    if name is not None and redact.SECRET_NAME.search(name):
+        return redact.REDACTED  # password_hash, token_hash, secret_hash: never in a record
     if isinstance(value, (bytes, memoryview)):
         return f"<{len(value)} bytes>"
-    if isinstance(value, str) and len(value) > 200:
-        return value[:200] + "..."
+    if isinstance(value, str):
+        return excerpt(value, PARAM_KEPT)
     return value
 
 
-class TracedConnection(sqlite3.Connection):
-    """A connection that times each statement and keeps its parameters for the record.
+# Which column a "?" stands for, read from the statement: "insert into t (a, b) values (?, ?)"
+# pairs them in order; "where a = ?", "set a = ?", "a like ?" name the one before.
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_INSERT_COLUMNS = re.compile(
+    r"\binsert\b[^(]*?\binto\b\s*[\w.\"`\[\]]+\s*\(([^)]*)\)\s*values\s*", re.I
+)
+_COMPARED = re.compile(
+    r"([A-Za-z_][\w.]*)[\"`\]]?\s*(?:=|==|!=|<>|<=|>=|<|>|\bis\b|\blike\b|\bglob\b|\bin\s*\()\s*$",
+    re.I,
+)
 
-    The trace callback (set in :func:`connect`) already adds every statement the
-    engine runs; this wrapper adds what the callback cannot know: the statement
-    as written, with ``?`` placeholders, its parameters and how long it took.
-    """
 
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+@functools.lru_cache(maxsize=256)  # the same few statements run again and again
+def placeholder_names(sql: str) -> tuple[str | None, ...]:
+    """Return the column each ``?`` of a statement is compared with or inserted into."""
+    text = _STRING_LITERAL.sub("''", sql)  # a "?" inside a string is not a placeholder
+    inserted: dict[int, str] = {}
+    match = _INSERT_COLUMNS.search(text)
+    if match:
+        columns = [c.strip().strip('"`[]') for c in match.group(1).split(",")]
+        inserted = _values_columns(text, match.end(), columns)
+    names: list[str | None] = []
+    for position, char in enumerate(text):
+        if char != "?":
+            continue
+        if position in inserted:
+            names.append(inserted[position])
+            continue
+        compared = _COMPARED.search(text, 0, position)
+        names.append(compared.group(1).rsplit(".", 1)[-1] if compared else None)
+    return tuple(names)
+
+
+def _values_columns(text: str, start: int, columns: list[str]) -> dict[int, str]:
+    """Map each "?" of ``values (?, ?), (?, ?)`` to its column, by its place in the tuple."""
+    found: dict[int, str] = {}
+    depth, column = 0, 0
+    for position in range(start, len(text)):
+        char = text[position]
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                column = 0
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                break
+        elif char == "," and depth == 1:
+            column += 1
+        elif char == "?" and depth >= 1 and column < len(columns):
+            found[position] = columns[column]
+        elif depth == 0 and char not in " \t\n,":
+            break  # past the last tuple: ON CONFLICT, RETURNING...
+    return found
+
+
+# While a statement runs through a traced cursor, the trace callback must not keep what the
+# engine reports: since Python 3.11 that is the *expanded* statement, with every value
+# written inline (a whole note body, a password hash). The cursor records the statement as
+# written, with bounded, redacted parameters, instead.
+_running: ContextVar[str | None] = ContextVar("sandbox_sql_running", default=None)
+
+
+class TracedCursor(sqlite3.Cursor):
+    """A cursor that times each statement and keeps it, as written, for the record."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> TracedCursor:  # type: ignore[override]
+        return self._traced(super().execute, sql, parameters, [parameters])
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> TracedCursor:  # type: ignore[override]
+        rows = list(seq_of_parameters)  # kept: the record shows each row's (bounded) values
+        return self._traced(super().executemany, sql, rows, rows)
+
+    def executescript(self, sql_script: str, /) -> TracedCursor:  # type: ignore[override]
+        # A script has no parameters: the trace callback keeps each statement as written.
         record = current_record()
         if record is None:
-            return super().execute(sql, parameters)
-        mark, start = len(record.sql), time.perf_counter()
-        error = None
+            return super().executescript(sql_script)
+        mark = len(record.sql)
         try:
-            return super().execute(sql, parameters)
+            return super().executescript(sql_script)
+        except sqlite3.Error as error:
+            if len(record.sql) == mark:  # failed before the engine ran anything
+                record.add_sql(excerpt(sql_script, SQL_TEXT_KEPT))
+            if record.sql:
+                record.sql[-1]["error"] = str(error)
+            raise
+
+    def _traced(self, run: Any, sql: str, argument: Any, param_sets: list[Any]) -> TracedCursor:
+        record = current_record()
+        if record is None:
+            return run(sql, argument)
+        token = _running.set(sql)
+        start, error = time.perf_counter(), None
+        try:
+            return run(sql, argument)
         except sqlite3.Error as e:
             error = str(e)
             raise
         finally:
+            _running.reset(token)
             duration = round((time.perf_counter() - start) * 1000, 3)
-            # The engine may have run an implicit BEGIN first; the statement is the next one
-            # (unless the statement is itself a BEGIN, such as BEGIN IMMEDIATE).
-            explicit = sql.lstrip()[:5].upper() == "BEGIN"
-            added = [e for e in record.sql[mark:] if explicit or not e["sql"].startswith("BEGIN")]
-            if added:
-                entry = added[0]
-                entry.update(
-                    sql=sql,
-                    params=_printable(parameters) if parameters else None,
-                    duration_ms=duration,
+            text = excerpt(sql, SQL_TEXT_KEPT)
+            for index, params in enumerate(param_sets or [()]):
+                record.add_sql(
+                    text,
+                    _printable(sql, params) if params else None,
+                    duration if index == 0 else None,  # executemany: the whole call's time
                 )
-            else:  # failed before the engine ran it (a syntax error, say)
-                record.add_sql(sql, _printable(parameters) if parameters else None, duration)
-                entry = record.sql[-1] if record.sql else {}
-            if error:
-                entry["error"] = error
+            if error and record.sql:
+                record.sql[-1]["error"] = error
+
+
+class TracedConnection(sqlite3.Connection):
+    """A connection whose statements all go through :class:`TracedCursor`.
+
+    ``Connection.execute`` is a shortcut for ``cursor().execute``; it is spelled out here
+    so that every way of running SQL (execute, executemany, executescript, a cursor) is
+    recorded the same way.
+    """
+
+    def cursor(self, factory: Any = TracedCursor) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().executemany(sql, seq_of_parameters)
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:  # type: ignore[override]
+        return self.cursor().executescript(sql_script)
 
 
 def trace_statement(statement: str) -> None:
-    """Add a statement the engine is about to run to the current record."""
+    """Add a statement the engine is about to run to the current record, bounded."""
     record = current_record()
-    if record is not None:
-        record.add_sql(statement)
+    if record is None:
+        return
+    running = _running.get()
+    if running is not None:
+        # Inside a traced cursor: keep only the transaction the engine opens on its own
+        # ("BEGIN "); the statement itself is recorded, as written, by the cursor.
+        if statement.startswith("BEGIN") and running.lstrip()[:5].upper() != "BEGIN":
+            record.add_sql(statement)
+        return
+    record.add_sql(excerpt(statement, SQL_TEXT_KEPT))
 
 
 def connect(path: Path, *, traced: bool = True) -> sqlite3.Connection:

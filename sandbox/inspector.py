@@ -203,6 +203,7 @@ def run_sql() -> Any:
         explain=data.get("explain", False),
         row_limit=config["SANDBOX_SQL_ROW_LIMIT"],
         time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
+        byte_limit=config["SANDBOX_SQL_BYTE_LIMIT"],
         trace=db.trace_statement,
     )
     if "plan" in result:

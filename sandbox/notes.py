@@ -24,15 +24,19 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 
 from . import db
-from .errors import NotFound, ValidationFailed
+from .errors import InvalidQuery, NotFound, ValidationFailed
 from .identity import owner_filter, require_identity
 from .record import event
 from .registry import registry
+from .validation import BLANK, is_blank, read_json
 
 TITLE_MAX = 200
 BODY_MAX = 100_000
 TAG_MAX = 40
 TAGS_MAX = 20
+# A search term longer than this is refused: SQLite refuses a LIKE pattern over 50,000
+# bytes ("LIKE or GLOB pattern too complex"), and no note could be found by a page of text.
+SEARCH_MAX = 1000
 SORTS = ("created", "updated", "title")
 MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot exist
 EDITABLE = ("title", "body", "tags")
@@ -263,7 +267,7 @@ def _tags_errors(tags: Any) -> str | None:
     if len(tags) > TAGS_MAX:
         return f"At most {TAGS_MAX} tags ({len(tags)} sent)."
     for tag in tags:
-        if not tag.strip() or len(tag) > TAG_MAX:
+        if is_blank(tag) or len(tag) > TAG_MAX:
             return f"Each tag needs 1 to {TAG_MAX} characters ({tag!r} does not fit)."
     return None
 
@@ -283,7 +287,7 @@ def validate(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
         title = data["title"]
         if not isinstance(title, str):
             errors.append({"field": "title", "message": "Must be a string."})
-        elif not title.strip():
+        elif is_blank(title):
             errors.append({"field": "title", "message": "Must not be empty."})
         elif len(title) > TITLE_MAX:
             errors.append(
@@ -307,9 +311,9 @@ def validate(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
         raise ValidationFailed(errors)
     clean = {k: data[k] for k in EDITABLE if k in data}
     if "title" in clean:
-        clean["title"] = clean["title"].strip()
+        clean["title"] = clean["title"].strip(BLANK)
     if "tags" in clean:
-        clean["tags"] = list(dict.fromkeys(t.strip() for t in clean["tags"]))  # no duplicates
+        clean["tags"] = list(dict.fromkeys(t.strip(BLANK) for t in clean["tags"]))  # no duplicates
     if not partial:
         clean.setdefault("body", "")
         clean.setdefault("tags", [])
@@ -383,8 +387,18 @@ def _not_found(note_id: int) -> NotFound:
     return NotFound(f"There is no note {note_id} among the notes you can see.")
 
 
+def check_query(query: Query) -> None:
+    """Refuse a list query no storage could answer, with a 400 problem that says the limit."""
+    if query.q is not None and len(query.q) > SEARCH_MAX:
+        raise InvalidQuery(
+            f"The search term 'q' may have at most {SEARCH_MAX} characters "
+            f"({len(query.q)} sent). Search for a shorter, distinctive part of the text."
+        )
+
+
 def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
     """Return one page of the notes the asker may see, and how many match in all."""
+    check_query(query)
     owner = owner_filter(require_identity(write=False))
     items, total = storage().list(db.workspace(), replace(query, owner=owner))
     return [_read(n) for n in items], total
@@ -463,7 +477,7 @@ def from_row(row: dict[str, Any]) -> dict[str, Any]:
     """Turn a database row into a note (tags are stored as JSON text)."""
     note = {k: row[k] for k in ("id", "owner", "title", "body", "tags", "created_at", "updated_at")}
     try:
-        tags = json.loads(note["tags"])
+        tags = read_json(note["tags"])  # depth-limited: the row may hold anything
     except (TypeError, ValueError):
         tags = None
     if not isinstance(tags, list):

@@ -8,31 +8,37 @@ attacker could reuse: passwords, tokens, session cookies. Names stay visible
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
+
+from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
+
+from .validation import JSONTooDeep, read_json
 
 REDACTED = "[redacted]"
 
 # A field is secret when its name looks like one of these (password, api_key, csrf_token...).
 SECRET_NAME = re.compile(r"pass|pwd|token|secret|api[-_]?key|credential|signature|csrf", re.I)
 
+# What a field name looks like: "password", "user[api_key]", "x-csrf-token".
+_PLAIN_NAME = re.compile(r"[\w.\-\[\]]{1,100}")
+
 # Headers whose whole value is a credential. For Authorization the scheme stays visible.
 SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "x-auth-token"}
 COOKIE_HEADERS = {"cookie", "set-cookie"}
 
-# In a body we could not parse, catch `"password": "..."` and `password=...` anyway.
-_LOOSE_JSON = re.compile(
-    r'("[^"]*(?:pass|pwd|token|secret|api[-_]?key|credential)[^"]*"\s*:\s*)'
-    r'"(?:[^"\\]|\\.)*"',
+# In free text, a secret-looking name followed by = or : and a value (quoted or not).
+_SECRET_WORD = r"(?:pass|pwd|token|secret|api[-_]?key|credential)"
+_LOOSE = re.compile(
+    rf"""([\w.\-\[\]"']*{_SECRET_WORD}[\w.\-\[\]"']*\s*[=:]\s*)"""
+    r"""("(?:[^"\\]|\\.)*"|'[^']*'|[^&\s,;]*)""",
     re.I,
 )
-_LOOSE_FORM = re.compile(
-    r"((?:^|[&\s])[^=&\s]*(?:pass|pwd|token|secret|api[-_]?key)[^=&\s]*=)"
-    r"[^&\s]*",
-    re.I,
-)
+_LOOSE_TAG = re.compile(rf"(<(?!/)[^<>]*{_SECRET_WORD}[^<>]*>)[^<]*", re.I)  # <password>...
 
 
 @functools.lru_cache(maxsize=512)
@@ -76,12 +82,29 @@ def headers(items: Any) -> dict[str, str]:
 
 
 def fields(value: Any) -> Any:
-    """Redact secret-named fields anywhere in a JSON-like structure."""
+    """Redact secret-named fields anywhere in a JSON-like structure.
+
+    Recursive: call it on what :func:`sandbox.validation.read_json` returns, which is
+    never deeper than ``JSON_DEPTH_MAX`` levels.
+    """
     if isinstance(value, dict):
-        return {k: REDACTED if SECRET_NAME.search(str(k)) else fields(v) for k, v in value.items()}
+        return {
+            _name(k): REDACTED if SECRET_NAME.search(k) else fields(v) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [fields(v) for v in value]
     return value
+
+
+def _name(key: str) -> str:
+    """Keep a field's name, unless it is secret-named and not a plain name.
+
+    ``{"password=hunter2": 1}`` or a JSON document sent as a form field name would
+    otherwise carry the secret in the name itself.
+    """
+    if SECRET_NAME.search(key) and not _PLAIN_NAME.fullmatch(key):
+        return REDACTED
+    return key
 
 
 def path(value: str, view_args: dict[str, Any] | None) -> str:
@@ -106,27 +129,69 @@ def query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def body(data: bytes, content_type: str | None, limit: int) -> str | None:
-    """Return a redacted, size-limited text excerpt of a request body."""
+    """Return a redacted, size-limited text excerpt of a request body.
+
+    The body is read the way the server will read it (Flask's form parser, the JSON
+    reader every route shares), so a secret cannot hide in an encoding the record does
+    not understand but the route does. What cannot be read is not kept at all.
+    """
     if not data:
         return None
-    mimetype = (content_type or "").split(";")[0].strip().lower()
-    text = data.decode("utf-8", errors="replace")
-    if mimetype == "application/json" or mimetype.endswith("+json"):
-        try:
-            text = json.dumps(fields(json.loads(text)), ensure_ascii=False)
-        except ValueError:
-            text = _LOOSE_JSON.sub(rf'\1"{REDACTED}"', text)
-    elif mimetype == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(text, keep_blank_values=True)
-        text = urlencode(
-            [(k, REDACTED if SECRET_NAME.search(k) else v) for k, v in pairs], safe="[]"
-        )
-    elif mimetype.startswith("multipart/"):
-        return f"<{mimetype} body, {len(data)} bytes; its fields and files are not kept>"
+    mimetype, options = parse_options_header(content_type or "")
+    mimetype = mimetype.lower()
+    if mimetype.startswith("multipart/"):
+        return _not_kept(data, mimetype, "(fields and files)")
+    if mimetype == "application/x-www-form-urlencoded":
+        text = _form(data, mimetype, options)
     else:
-        if b"\x00" in data[:1024]:
-            return f"<{len(data)} bytes of binary data>"
-        text = _LOOSE_FORM.sub(rf"\1{REDACTED}", _LOOSE_JSON.sub(rf'\1"{REDACTED}"', text))
+        text = _json_or_text(data, mimetype)
+    if isinstance(text, NotKept):
+        return text
     if len(text) > limit:
         text = text[:limit] + f"... [{len(data)} bytes in all]"
     return text
+
+
+class NotKept(str):
+    """What a record says instead of a body it does not keep."""
+
+
+def _not_kept(data: bytes, mimetype: str, why: str = "that could not be parsed") -> NotKept:
+    kind = mimetype or "data without a Content-Type"
+    return NotKept(f"<{len(data)} bytes of {kind} {why}: not kept>")
+
+
+def _form(data: bytes, mimetype: str, options: dict[str, str]) -> str:
+    # werkzeug's own parser, as request.form uses it; silent=False: what it cannot read
+    # (a body that is not UTF-8, say) raises instead of quietly becoming an empty form.
+    parser = FormDataParser(silent=False)
+    try:
+        _, form, _ = parser.parse(io.BytesIO(data), mimetype, len(data), options)
+    except ValueError:
+        return _not_kept(data, mimetype)
+    pairs = [
+        (_name(k), REDACTED if SECRET_NAME.search(k) else v) for k, v in form.items(multi=True)
+    ]
+    return urlencode(pairs, safe="[]")
+
+
+def _json_or_text(data: bytes, mimetype: str) -> str:
+    # Any body may be JSON, whatever its Content-Type says: the playground reads every
+    # body as JSON, so a text/plain body that parses gets the same redaction.
+    try:
+        return json.dumps(fields(read_json(data)), ensure_ascii=False)
+    except JSONTooDeep as error:
+        return _not_kept(data, mimetype, str(error))
+    except ValueError:
+        pass
+    if mimetype == "application/json" or mimetype.endswith("+json"):
+        return _not_kept(data, mimetype)
+    if b"\x00" in data[:1024]:
+        return _not_kept(data, mimetype, "that look like binary data")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # UTF-16 text, Latin-1... a regex cannot read it reliably
+        return _not_kept(data, mimetype)
+    # Free text that no route parses: catch `password=...`, `"token": "..."`, `api_key: ...`
+    # and `<password>...</password>` anyway. A best effort: send secrets as JSON or a form.
+    return _LOOSE_TAG.sub(rf"\1{REDACTED}", _LOOSE.sub(rf"\1{REDACTED}", text))

@@ -104,6 +104,12 @@ SETTINGS = (
         "How many students may join a class server",
     ),
     Setting(
+        "SANDBOX_SQL_BYTE_LIMIT",
+        2_000_000,
+        "Largest answer the read-only SQL console sends, in bytes of JSON; half of it is "
+        "SQLite's length limit for any single value on the console's connection",
+    ),
+    Setting(
         "MAX_CONTENT_LENGTH",
         1024 * 1024,
         "Largest request body accepted, in bytes; larger ones get a 413",

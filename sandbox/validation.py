@@ -3,10 +3,14 @@
 Form validation is the backend's "invisible logic": never trust what a client
 sends. Reading is two steps with two different answers: a body that is not
 JSON at all is a 400; JSON whose fields are wrong is a 422 that lists each field.
+
+Every reader of JSON in the sandbox (this one, the request record's redaction, the
+playground's echo) goes through :func:`read_json`, so they all agree on what a body says.
 """
 
 from __future__ import annotations
 
+import json as stdlib_json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +33,72 @@ class UnsupportedMediaType(SandboxError):
 
     status = 415
     title = "Unsupported media type"
+
+
+# What counts as blank. Python's str.isspace() and JSON Schema's "\\s" (JavaScript's rules)
+# disagree: U+001F is a space to Python and not to JavaScript, U+FEFF the other way round.
+# So the OpenAPI document's pattern and the code share this explicit list instead: every
+# character that either of them calls white space.
+BLANK = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+# "Has a character that is not blank", as a JSON Schema pattern (which matches anywhere).
+NOT_BLANK_PATTERN = (
+    r"[^\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+
+
+def is_blank(text: str) -> bool:
+    """Return whether ``text`` is empty or only white space (by :data:`BLANK`)."""
+    return not text.strip(BLANK)
+
+
+# Deeper than any real document. Parsers and the code that walks their result recurse once
+# per level, so "[[[[...]]]]" half a million levels deep (half a megabyte) would otherwise
+# exhaust Python's stack: a crafted body must be a clear 400, never a crash.
+JSON_DEPTH_MAX = 100
+
+
+class JSONTooDeep(ValueError):
+    """JSON nested deeper than :data:`JSON_DEPTH_MAX` levels."""
+
+
+def read_json(raw: bytes | str) -> Any:
+    """Parse JSON exactly as Flask does, refusing documents nested too deep.
+
+    Bytes are decoded the way ``json.loads`` (and so Flask) decodes them: UTF-8, UTF-16
+    or UTF-32, with or without a byte order mark. Raises ``ValueError`` when the text is
+    not JSON, and :class:`JSONTooDeep` (a ``ValueError`` too) when it nests too deep.
+    """
+    try:
+        data = stdlib_json.loads(raw)
+    except RecursionError:  # the parser itself ran out of stack: far too deep
+        raise JSONTooDeep(_too_deep_message()) from None
+    if _deeper_than(data, JSON_DEPTH_MAX):
+        raise JSONTooDeep(_too_deep_message())
+    return data
+
+
+def _too_deep_message() -> str:
+    return f"nested deeper than {JSON_DEPTH_MAX} levels of [ ] or {{ }}"
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    # A loop with its own stack, not recursion: measuring depth must not need depth.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 @dataclass(frozen=True)
@@ -54,7 +124,12 @@ def json_body() -> dict[str, Any]:
     if not raw.strip():
         raise InvalidBody("The request body is empty. Send a JSON object, for example {}.")
     try:
-        data = json.loads(raw)
+        data = read_json(raw)
+    except JSONTooDeep as error:
+        raise InvalidBody(
+            f"The body is JSON {error}. Send a flatter document; no endpoint here "
+            "needs more than a few levels."
+        ) from None
     except ValueError as error:
         raise InvalidBody(
             f"The body is not valid JSON ({error}). Check quotes, commas and "

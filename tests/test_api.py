@@ -294,13 +294,14 @@ def test_query_problems_say_it_is_the_query(client):
     assert is_problem(client.get("/api/notes?limit=0"), 400)["title"] == "Invalid query parameter"
 
 
-def test_a_row_with_broken_tags_is_shown_not_a_500(app, client):
+@pytest.mark.parametrize("tags", ["oops", "[" * 100_000 + "]" * 100_000], ids=["text", "deep"])
+def test_a_row_with_broken_tags_is_shown_not_a_500(app, client, tags):
     import sqlite3
     from pathlib import Path
 
     conn = sqlite3.connect(Path(app.instance_path) / "sandbox.db")
     with conn:
-        conn.execute("update notes set tags = 'oops' where id = 1")
+        conn.execute("update notes set tags = ? where id = 1", (tags,))
     conn.close()
     response = client.get("/api/notes")
     assert response.status_code == 200

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
+import time
 from pathlib import Path
 
+import pytest
 import requests
-from helpers import is_problem, start_app
+from helpers import is_problem, serve, start_app
 
-from sandbox import create_app
+from sandbox import create_app, sql_console
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,3 +145,119 @@ def test_challenge_index(client):
         },
     )
     assert "database.index" in solved(client)
+
+
+# --- the SQL console's limits: what one query may cost (issue 7) ---
+
+# 105 bytes of SQL that ask for 1000 rows of 200 KB: 200 MB before the byte limit.
+HUGE_ANSWER = (
+    "with recursive c(x) as (select 1 union all select x+1 from c where x<1000) "
+    "select zeroblob(200000) from c"
+)
+# One value of 400 MB, made in a single step of SQLite's virtual machine.
+HUGE_VALUE = "select hex(zeroblob(2e8))"
+# As many columns as allowed, each a value of SQLite's length limit (1 MB by default).
+WIDE_ROW = "select " + ", ".join(["zeroblob(999999)"] * sql_console.COLUMN_LIMIT)
+WIDE_TEXT = "select " + ", ".join(["hex(zeroblob(499999))"] * sql_console.COLUMN_LIMIT)
+
+
+def test_a_blob_is_shown_as_hex_and_the_answer_says_so(live):
+    for sql, column, shown in [
+        ("select zeroblob(1)", "zeroblob(1)", "x'00'"),
+        ("select x'00ff' as raw, 'x''00ff''' as text", "raw", "x'00ff'"),
+    ]:
+        response = live.post("/sandbox/sql", json={"sql": sql})
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["rows"][0][0] == shown
+        assert answer["blob_columns"] == [column]  # the text that looks the same is not one
+        assert "hex" in answer["note"] and repr(column) in answer["note"]
+    plain = live.post("/sandbox/sql", json={"sql": "select 1e999, cast(x'ff' as text)"}).json()
+    assert plain["rows"] == [["Infinity", "\ufffd"]] and plain["blob_columns"] == []
+
+
+def test_explaining_an_explain_answers_its_own_rows_and_says_so(client):
+    sql = "explain query plan select * from notes where id = 1"
+    answer = client.post("/sandbox/sql", json={"sql": sql, "explain": True}).json
+    assert "plan" not in answer and "itself an EXPLAIN" in answer["note"]
+    assert any("INTEGER PRIMARY KEY" in row[3] for row in answer["rows"])
+
+
+def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_less(live):
+    started = time.monotonic()
+    response = live.post("/sandbox/sql", json={"sql": HUGE_ANSWER})
+    assert time.monotonic() - started < 1
+    problem = is_problem(response, 400)
+    assert problem["title"] == "SQL answer too large"
+    assert problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT" and problem["limit_bytes"] == 2_000_000
+    assert "2,000,000 bytes" in problem["detail"] and "LIMIT" in problem["detail"]
+    assert len(response.content) < 2000
+
+
+def test_a_single_huge_value_is_stopped_inside_sqlite_long_before_the_time_limit(live):
+    started = time.monotonic()
+    problem = is_problem(live.post("/sandbox/sql", json={"sql": HUGE_VALUE}), 400)
+    assert time.monotonic() - started < 0.5  # the time limit is 1 s; this was 5 s and 656 MB
+    assert "single value" in problem["detail"] and "1,000,000 bytes" in problem["detail"]
+    assert "substr(" in problem["detail"] and problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT"
+
+
+@pytest.mark.parametrize("sql", [WIDE_ROW, WIDE_TEXT], ids=["blobs", "text"])
+def test_a_row_of_many_long_values_is_refused(live, sql):
+    problem = is_problem(live.post("/sandbox/sql", json={"sql": sql}), 400)
+    assert problem["title"] == "SQL answer too large"
+    wider = sql + ", 1"
+    problem = is_problem(live.post("/sandbox/sql", json={"sql": wider}), 400)
+    assert f"at most {sql_console.COLUMN_LIMIT} columns" in problem["detail"]
+
+
+def test_an_answer_within_the_limit_is_sent_whole_and_one_over_is_refused(tmp_path):
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_SQL_BYTE_LIMIT": 10_000})
+    with serve(app) as live:
+
+        def rows_of(size: int) -> str:
+            return (
+                "with recursive c(x) as (select 1 union all select x+1 from c where x<10) "
+                f"select substr(hex(zeroblob({size})), 1, {size}) from c"
+            )
+
+        fits = live.post("/sandbox/sql", json={"sql": rows_of(900)})
+        assert fits.status_code == 200 and len(fits.json()["rows"]) == 10
+        is_problem(live.post("/sandbox/sql", json={"sql": rows_of(1100)}), 400)
+        problem = is_problem(live.post("/sandbox/sql", json={"sql": "select zeroblob(6000)"}), 400)
+        assert "5,000 bytes" in problem["detail"]  # the value limit: half the answer
+
+
+def test_without_sqlites_length_limit_the_answer_is_still_capped_row_by_row(app, monkeypatch):
+    # Python 3.10 has no Connection.setlimit: the console must still refuse, while reading.
+    monkeypatch.setattr(sql_console, "limit_values", lambda conn, byte_limit: None)
+    client = app.test_client()
+    for sql in (HUGE_ANSWER, "select hex(zeroblob(3e6))", WIDE_TEXT):
+        problem = is_problem(client.post("/sandbox/sql", json={"sql": sql}), 400)
+        assert problem["title"] == "SQL answer too large", problem
+
+
+def peak_rss_mb(data_dir: Path, queries: list[str]) -> float:
+    """Serve `python app.py`, send the queries, stop it; return its peak memory in MB."""
+    process, url = start_app(data_dir)
+    try:
+        for sql in queries:
+            response = requests.post(url + "/sandbox/sql", json={"sql": sql}, timeout=30)
+            assert response.status_code in (200, 400)
+            assert len(response.content) <= 2_000_000 + 10_000  # every answer is bounded
+    finally:
+        process.terminate()
+        _, status, usage = os.wait4(process.pid, 0)  # the peak of the process that served them
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+    return usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
+@pytest.mark.skipif(not hasattr(os, "wait4"), reason="peak memory needs os.wait4 (Unix)")
+def test_the_served_process_memory_stays_bounded_under_the_worst_queries(tmp_path):
+    baseline = peak_rss_mb(tmp_path / "a", ["select * from notes", "select 1"])
+    attacked = peak_rss_mb(
+        tmp_path / "b", ["select * from notes", HUGE_ANSWER, HUGE_VALUE, WIDE_ROW, WIDE_TEXT]
+    )
+    # Before the limits, the first of these alone took a served process from 50 to 656 MB.
+    assert attacked - baseline < 100, (baseline, attacked)  # measured: about 50 MB

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import __version__, notes
+from sandbox.validation import NOT_BLANK_PATTERN
 
 
 def ref(name: str) -> dict[str, str]:
@@ -70,7 +71,8 @@ def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 NOTE_ID = path_param("note_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 MODULE = path_param("name", {"type": "string"})
-TEXT = {"type": "string", "pattern": r"\S"}  # at least one character that is not a space
+# At least one character that is not blank, by the same list of blanks the code uses.
+TEXT = {"type": "string", "pattern": NOT_BLANK_PATTERN}
 NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The version of this answer"}}
 # Who may call the notes API: anyone while the auth module is off ({}), else a bearer token
@@ -272,11 +274,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "SQLResult": {
         "type": "object",
-        "required": ["columns", "rows", "truncated"],
+        "required": ["columns", "rows", "truncated", "blob_columns"],
         "properties": {
             "columns": {"type": "array", "items": {"type": "string"}},
             "rows": {"type": "array", "items": {"type": "array"}},
             "truncated": {"type": "boolean"},
+            "blob_columns": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Columns that held binary data, shown as hex literals x'00ff'",
+            },
+            "note": {"type": "string", "description": "What was left out or shown differently"},
+            "duration_ms": {"type": "number"},
             "plan": {"type": "array", "items": {"type": "object"}},
         },
     },
@@ -312,7 +321,11 @@ def paths() -> dict[str, Any]:
             "Notes to skip",
         ),
         query("tag", {"type": "string"}, "Only notes with this tag"),
-        query("q", {"type": "string"}, "Only notes whose title or body contains this text"),
+        query(
+            "q",
+            {"type": "string", "maxLength": notes.SEARCH_MAX},
+            "Only notes whose title or body contains this text",
+        ),
         query(
             "sort",
             {

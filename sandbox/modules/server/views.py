@@ -15,7 +15,6 @@ the playground never sets or deletes the sandbox's own cookies.
 
 from __future__ import annotations
 
-import json as jsonlib
 import math
 import re
 from base64 import b64encode
@@ -29,6 +28,7 @@ from werkzeug.urls import iri_to_uri
 from sandbox.errors import InvalidPath, InvalidQuery, SandboxError
 from sandbox.guard import TOKEN_COOKIE
 from sandbox.record import event
+from sandbox.validation import read_json
 
 # template_folder: the module's pages live in its own folder, with the rest of it.
 bp = Blueprint("server", __name__, url_prefix="/server", template_folder="templates")
@@ -210,7 +210,7 @@ def _file(storage) -> str:
 def _json_or_none(raw: bytes) -> Any:
     # httpbin parses the body whatever its Content-Type says; not JSON means null.
     try:
-        return jsonlib.loads(raw.decode("utf-8"))
+        return read_json(raw)  # the JSON reader every route shares: depth-limited
     except (UnicodeDecodeError, ValueError):
         return None
 
