@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from . import __version__, db, notes, sql_console
 from .capacity import client_gone, take_slot
+from .classroom import is_class_mode
 from .errors import InvalidQuery, NotFound
 from .guard import control_plane
 from .progress import progress
@@ -205,6 +206,8 @@ def run_sql() -> Any:
         time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
         byte_limit=config["SANDBOX_SQL_BYTE_LIMIT"],
         trace=db.trace_statement,
+        # A class: the student's own rows only (local mode: the one workspace, the whole file).
+        workspace=db.workspace() if is_class_mode() else None,
     )
     if "plan" in result:
         steps = [step["detail"] for step in result["plan"]]

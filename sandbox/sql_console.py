@@ -83,8 +83,13 @@ def run(
     time_limit_ms: int,
     byte_limit: int,
     trace: Any = None,
+    workspace: str | None = None,
 ) -> dict[str, Any]:
-    """Run one read-only statement and return its columns, rows and, if asked, its plan."""
+    """Run one read-only statement and return its columns, rows and, if asked, its plan.
+
+    With ``workspace`` (class mode), the statement runs on a copy of that workspace's
+    rows alone: a student's SQL can name any table and still see nobody else's data.
+    """
     if is_blank(sql):
         raise SQLRefused(
             "The 'sql' field is empty. Send a statement such as 'select * from notes limit 5'."
@@ -115,7 +120,10 @@ def run(
             refused.append(_ACTIONS.get(action, "only reading statements (SELECT) are allowed"))
         return sqlite3.SQLITE_DENY
 
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
+    if workspace is None:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
+    else:
+        conn = workspace_copy(path, workspace)
     try:
         limit_values(conn, byte_limit)
         deadline = time.monotonic() + time_limit_ms / 1000
@@ -164,6 +172,45 @@ def run(
     if plan is not None:
         result["plan"] = plan
     return result
+
+
+def workspace_copy(path: Any, workspace: str) -> sqlite3.Connection:
+    """Return an in-memory database with one workspace's rows of every table, and nothing else.
+
+    Filtering the learner's query is not enough: SQL has too many ways to name a table
+    (main.notes, a CTE, a subquery) for a rule about names to close them all. A database
+    that holds only your rows has nothing else to leak, whatever the query says. Tables
+    without a workspace column (the class's own) are left out; indexes are copied, so
+    query plans are the real ones.
+    """
+    conn = sqlite3.connect("file::memory:", uri=True)
+    conn.execute("ATTACH DATABASE ? AS source", (f"{path.as_uri()}?mode=ro",))
+    copied = []
+    tables = conn.execute(
+        "select name, sql from source.sqlite_master where type = 'table' "
+        "and name not like 'sqlite_%'"
+    ).fetchall()
+    for name, create in tables:
+        columns = {
+            row[1] for row in conn.execute("select * from pragma_table_info(?, 'source')", (name,))
+        }
+        if "workspace" not in columns:
+            continue
+        conn.execute(create)  # CREATE TABLE name (...), in the in-memory database
+        conn.execute(
+            f'insert into main."{name}" select * from source."{name}" where workspace = ?',
+            (workspace,),
+        )
+        copied.append(name)
+    for (create,) in conn.execute(
+        "select sql from source.sqlite_master where type = 'index' and sql is not null "
+        f"and tbl_name in ({', '.join('?' * len(copied))})",
+        copied,
+    ).fetchall():
+        conn.execute(create)
+    conn.commit()
+    conn.execute("DETACH DATABASE source")
+    return conn
 
 
 def limit_values(conn: sqlite3.Connection, byte_limit: int) -> None:

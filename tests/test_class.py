@@ -245,3 +245,36 @@ def test_thirty_students_each_see_only_their_own(room):
     for student in students:
         titles = [n["title"] for n in student.get("api/notes?limit=100").json()["items"]]
         assert [t for t in titles if t.startswith("by ")] == [f"by {student.name}"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select title from notes",
+        "select title from main.notes",
+        "with n as (select * from main.notes) select title from n",
+        "select title from notes where workspace != 'x'",
+        "select username, password_hash from users",
+    ],
+)
+def test_the_sql_console(ada, bob, sql):
+    assert ada.request("PATCH", "sandbox/modules/auth", json={"enabled": True}).ok
+    ada.request("POST", "auth/register", json={"username": "ada", "password": "sea shells by"})
+    ada.request("POST", "api/notes", json={"title": "Ada's secret"})
+    answer = bob.request("POST", "sandbox/sql", json={"sql": sql})
+    assert answer.status_code == 200, answer.text
+    assert "Ada's secret" not in answer.text and "scrypt" not in answer.text
+
+
+@pytest.mark.parametrize("table", ["class_workspaces", "sandbox_meta"])
+def test_the_class_tables_are_not_in_a_workspace(ada, table):
+    is_problem(ada.request("POST", "sandbox/sql", json={"sql": f"select * from {table}"}), 400)
+    names = [t["name"] for t in ada.get("database/schema").json()["tables"]]
+    assert table not in names and "notes" in names
+
+
+def test_the_schema_counts_only_your_rows(ada, bob):
+    for _ in range(3):
+        ada.request("POST", "api/notes", json={"title": "more"})
+    counts = {t["name"]: t["rows"] for t in bob.get("database/schema").json()["tables"]}
+    assert counts["notes"] == 3  # Bob's seeded three, not Ada's six

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from sandbox.db import get_db
+from sandbox.classroom import is_class_mode
+from sandbox.db import get_db, workspace
 from sandbox.registry import registry
 
 # template_folder: the module's pages live in its own folder, with the rest of it.
@@ -19,6 +20,17 @@ def schema() -> Any:
     db = get_db()
     tables = []
     for table in db.tables:
+        has_workspace = "workspace" in table.columns_dict
+        if is_class_mode() and not has_workspace:
+            continue  # the class's own tables (its students, its code): not a student's business
+        # Rows of this workspace only: in a class, the others' rows are not yours to count.
+        rows = (
+            db.execute(
+                f"select count(*) from [{table.name}] where workspace = ?", [workspace()]
+            ).fetchone()[0]
+            if has_workspace
+            else table.count
+        )
         tables.append(
             {
                 "name": table.name,
@@ -35,7 +47,7 @@ def schema() -> Any:
                     {"name": i.name, "columns": i.columns, "unique": bool(i.unique)}
                     for i in table.indexes
                 ],
-                "rows": table.count,
+                "rows": rows,
             }
         )
     return {"tables": tables, "sql": registry().schema_sql()}
