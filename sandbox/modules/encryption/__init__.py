@@ -8,7 +8,6 @@ Switch it off and bodies are stored as plain text.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
@@ -25,10 +24,9 @@ from .views import bp
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its key ring, and finish a scrub a crash interrupted."""
-    ring = keys.KeyRing(Path(app.instance_path))
-    app.extensions["encryption.keys"] = ring
-    app.teardown_appcontext(ring.release)
+    """Give the app a key ring per workspace, and finish a scrub a crash interrupted."""
+    app.extensions["encryption.keys"] = keys.rings(app)
+    app.teardown_appcontext(keys.release)
     app.teardown_appcontext(switch.undo_unfinished_switch)
     switch.scrub_if_owed(db.database_path(app))
 

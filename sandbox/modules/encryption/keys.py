@@ -1,4 +1,4 @@
-"""The encryption key: a file in the data dir, readable by its owner only, never in git.
+"""The encryption keys: a file in the data dir per workspace, readable by its owner only.
 
 ``encryption.key`` holds Fernet keys, one a line, newest first. The newest one
 encrypts; every one in the file may decrypt (``MultiFernet``). Holding two keys
@@ -8,6 +8,12 @@ instant where some note cannot be read.
 Whoever has this file can read every note body, and whoever loses it loses them:
 it is made once (mode 0600, like the secret key), never sent over the network
 (only its *fingerprint*, a hash, is shown), and only ever replaced whole.
+
+In class mode every student's workspace has a key of its own, in
+``keys/<workspace>.key`` (the folder mode 0700): a key unlocks one workspace's notes
+and no other's, so a classmate who rotates, loses or leaks theirs changes nothing of
+yours. The server's own workspace (``local``) keeps ``encryption.key``, where it
+always was.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from collections import Counter
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
-from flask import current_app, g
+from flask import Flask, current_app, g
 
+from sandbox import db
 from sandbox.errors import SandboxError
+from sandbox.workspaces import WORKSPACE_ID, PerWorkspace
 
 KEY_FILE = "encryption.key"
+KEYS_DIR = "keys"  # the keys of the other workspaces (class mode), one file each
 # After a rotation, how long this process may still *decrypt* with the key it dropped.
 RETIRED_SECONDS = 60.0
 HEADER = (
@@ -80,11 +89,22 @@ def write_atomically(path: Path, text: str) -> None:
             os.close(directory)
 
 
-class KeyRing:
-    """The Fernet keys of one data dir, read again whenever the file changes."""
+def key_file(workspace: str, own_workspace: str) -> str:
+    """Return where a workspace's key file is, relative to the data dir."""
+    if workspace == own_workspace:
+        return KEY_FILE  # the server's own workspace: the file every data dir always had
+    # The name becomes a file name: only the server's own short ids (no "../", no "/").
+    if not WORKSPACE_ID.fullmatch(workspace):
+        raise ValueError(f"not a workspace id: {workspace!r}")
+    return f"{KEYS_DIR}/{workspace}.key"
 
-    def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / KEY_FILE
+
+class KeyRing:
+    """The Fernet keys of one workspace, read again whenever their file changes."""
+
+    def __init__(self, data_dir: Path, name: str = KEY_FILE):
+        self.name = name  # what the status shows: the file, relative to the data dir
+        self.path = Path(data_dir) / name
         self._seen: tuple[int, int, int] | None = None  # the file's (inode, mtime, size)
         self._keys: list[bytes] = []
         self._fernet: MultiFernet | None = None
@@ -118,6 +138,8 @@ class KeyRing:
     def create(self) -> None:
         """Make the key file with one new random key, unless it exists."""
         text = HEADER + Fernet.generate_key().decode() + "\n"
+        if self.name.startswith(KEYS_DIR + "/"):
+            _private_folder(self.path.parent)  # a folder of keys only: its owner's alone
         try:
             # O_EXCL: if two processes get here at once, one writes and the other keeps its key.
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -151,20 +173,19 @@ class KeyRing:
         with self._lock:
             self._refresh()
             primary = fingerprint(self._keys[0])
-            mine = g.setdefault("encryption_writing", set())
+            # Kept per ring: whatever workspace's ring this request wrote with is released.
+            mine = g.setdefault("encryption_writing", {}).setdefault(self, set())
             if primary not in mine:
                 mine.add(primary)
                 self._writers[primary] += 1
             assert self._fernet is not None
             return self._fernet
 
-    def release(self, error: BaseException | None = None) -> None:
-        """Forget the writes of the request (or command) that is ending."""
-        mine = g.pop("encryption_writing", None)
-        if mine:
-            with self._lock:
-                self._writers.subtract(mine)
-                self._lock.notify_all()
+    def release(self, fingerprints: set[str]) -> None:
+        """Forget writes with these keys: the request that made them is over."""
+        with self._lock:
+            self._writers.subtract(fingerprints)
+            self._lock.notify_all()
 
     def wait_for_writers(self, keep: str, timeout: float) -> bool:
         """Wait until no request is still writing with a key other than ``keep``."""
@@ -206,6 +227,25 @@ class KeyRing:
         self._seen = seen
 
 
-def ring() -> KeyRing:
-    """Return this app's key ring."""
-    return current_app.extensions["encryption.keys"]
+def _private_folder(folder: Path) -> None:
+    """Make the folder of the workspaces' keys, or take back access others have to it."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if os.name == "posix" and folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
+def rings(app: Flask) -> PerWorkspace[KeyRing]:
+    """Return a key ring per workspace, each made on first use (its file is not yet)."""
+    data_dir, own = Path(app.instance_path), app.config["SANDBOX_WORKSPACE"]
+    return PerWorkspace(lambda workspace: KeyRing(data_dir, key_file(workspace, own)))
+
+
+def ring(workspace: str | None = None) -> KeyRing:
+    """Return the key ring of a workspace: this request's unless another is named."""
+    return current_app.extensions["encryption.keys"].get(workspace or db.workspace())
+
+
+def release(error: BaseException | None = None) -> None:
+    """Forget the writes of the request (or command) that is ending, in every ring it used."""
+    for used, fingerprints in g.pop("encryption_writing", {}).items():
+        used.release(fingerprints)

@@ -2,6 +2,8 @@
 
 Why rotate at all: a key that may have leaked (a laptop lost, a colleague gone)
 should stop protecting anything, and a key used for years has had years to leak.
+Each workspace has its own key (see keys.py): a rotation replaces this workspace's
+key and re-encrypts this workspace's notes, and no other's.
 
 The order is what makes it safe, at every step a crash could interrupt:
 
@@ -39,13 +41,11 @@ class RotationBusy(SandboxError):
     title = "Rotation not finished"
 
 
-def _encrypted_notes(conn: sqlite3.Connection) -> list[tuple[Any, str]]:
-    """Return (id, body) of the notes of every workspace where encryption is on."""
-    # One key file serves the whole data dir, so every workspace that uses it rotates.
-    return conn.execute(
-        "select id, body from notes where workspace in (select workspace from module_state "
-        "where name = 'encryption' and enabled = 1)"
-    ).fetchall()
+def _encrypted_notes(conn: sqlite3.Connection, workspace: str) -> list[tuple[Any, str]]:
+    """Return (id, body) of the workspace's notes: the ones its key encrypts."""
+    # Every workspace has a key of its own, so a rotation changes one workspace's notes
+    # and no other's: a classmate's notes are under a key this rotation never touches.
+    return conn.execute("select id, body from notes where workspace = ?", (workspace,)).fetchall()
 
 
 def _rotate(rows: list[tuple[Any, str]], fernet: MultiFernet, new: Fernet) -> dict[Any, str]:
@@ -77,14 +77,16 @@ def _rotate(rows: list[tuple[Any, str]], fernet: MultiFernet, new: Fernet) -> di
     return changed
 
 
-def _memory_rows() -> list[tuple[Any, str]]:
-    items, _ = notes.memory().list(db.workspace(), notes.Query(limit=10**9))
+def _memory_rows(workspace: str) -> list[tuple[Any, str]]:
+    items, _ = notes.memory().list(workspace, notes.Query(limit=10**9))
     return [(("memory", n["id"]), n["body"]) for n in items]
 
 
-def _pass(conn: sqlite3.Connection, fernet: MultiFernet, new: Fernet) -> tuple[set, int]:
+def _pass(
+    conn: sqlite3.Connection, workspace: str, fernet: MultiFernet, new: Fernet
+) -> tuple[set, int]:
     """Re-encrypt what needs it, in the open transaction; return (ids changed, encrypted)."""
-    rows = _encrypted_notes(conn) + _memory_rows()
+    rows = _encrypted_notes(conn, workspace) + _memory_rows(workspace)
     changed = _rotate(rows, fernet, new)
     conn.executemany(
         "update notes set body = ? where id = ?",
@@ -92,13 +94,14 @@ def _pass(conn: sqlite3.Connection, fernet: MultiFernet, new: Fernet) -> tuple[s
     )
     for key, token in changed.items():
         if isinstance(key, tuple):  # a note in this server's memory (the database module off)
-            notes.memory().update(db.workspace(), key[1], {"body": token}, None)
+            notes.memory().update(workspace, key[1], {"body": token}, None)
     return set(changed), sum(1 for _, body in rows if is_token(body))
 
 
 def rotate() -> dict[str, Any]:
-    """Replace the key: re-encrypt every note under a new one, then forget the old ones."""
-    ring = keys.ring()
+    """Replace this workspace's key: re-encrypt its notes under a new one, forget the old."""
+    workspace = db.workspace()
+    ring = keys.ring(workspace)
     old = ring.keys()
     key = Fernet.generate_key()
     new = Fernet(key)
@@ -107,7 +110,7 @@ def rotate() -> dict[str, Any]:
     conn = db.get_db().conn
     with conn:  # step 2: one transaction
         conn.execute("BEGIN IMMEDIATE")
-        rotated, _ = _pass(conn, fernet, new)
+        rotated, _ = _pass(conn, workspace, fernet, new)
     if not ring.wait_for_writers(keep=keys.fingerprint(key), timeout=10):  # step 3
         raise RotationBusy(
             "Every note is now encrypted with the new key, but a request that encrypted with "
@@ -117,7 +120,8 @@ def rotate() -> dict[str, Any]:
         )
     with conn:
         conn.execute("BEGIN IMMEDIATE")  # no note can be written until the file is rewritten
-        late, total = _pass(conn, fernet, new)  # after it, every body decrypts with the new key
+        # After this pass, every body decrypts with the new key.
+        late, total = _pass(conn, workspace, fernet, new)
         ring.write([key])
     result = {
         "rotated": len(rotated | late),
@@ -126,12 +130,12 @@ def rotate() -> dict[str, Any]:
         "lost": 0,
         "key": keys.fingerprint(key),
         "retired": [keys.fingerprint(k) for k in old],
-        "key_file": keys.KEY_FILE,
+        "key_file": ring.name,
     }
     event(
         "encryption",
         f"key rotated: {result['rotated']} of {total} encrypted note bodies re-encrypted "
-        f"with the new key {result['key']}; the old key is gone from {keys.KEY_FILE}",
+        f"with the new key {result['key']}; the old key is gone from {ring.name}",
         **{k: result[k] for k in ("rotated", "notes", "readable_with_new_key", "lost", "key")},
     )
     return result

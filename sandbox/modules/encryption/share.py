@@ -7,6 +7,11 @@ one into a base64 decoder); nobody without the secret can *change* it, because
 the signature would no longer match. So the server stores nothing per link:
 checking the signature is the whole lookup.
 
+The link also names its workspace, signed like the rest. In class mode every
+student's sandbox shares one secret key, so the signature alone would let a link
+made in Ada's workspace open a note in Bob's, were it sent to Bob's URL; the
+signed workspace is what refuses that.
+
 The price: a link cannot be taken back before it expires (there is no row to
 delete), which is why links expire, after one day unless asked otherwise and
 after seven days at most.
@@ -44,6 +49,15 @@ class LinkTampered(SandboxError):
 
     status = 400
     title = "Tampered link"
+
+
+class LinkElsewhere(SandboxError):
+    """A genuine share link, made in another workspace than the one it was sent to."""
+
+    # 404 like a note that is not there: in this workspace, the link points at nothing.
+    # Not 400 "tampered": the signature is fine, the link was only sent to the wrong place.
+    status = 404
+    title = "Link from another workspace"
 
 
 class LinkExpired(SandboxError):
@@ -142,9 +156,9 @@ def open_link(token: str) -> dict[str, Any]:
         raise LinkTampered("This link is signed but is not a share link. Ask for a new one.")
     if time.time() > payload["expires"]:
         raise _expired(payload["expires"])
-    note = None
-    if payload.get("workspace") == db.workspace():
-        note = notes.find_note(payload["note"], payload["owner"])
+    if payload.get("workspace") != db.workspace():
+        raise _elsewhere()
+    note = notes.find_note(payload["note"], payload["owner"])
     if note is None:
         raise NotFound("The note this link shares no longer exists: it was deleted.")
     event(
@@ -158,6 +172,20 @@ def open_link(token: str) -> dict[str, Any]:
         "shared_by": note["owner"],
         "expires_at": _iso(payload["expires"]),
     }
+
+
+def _elsewhere() -> LinkElsewhere:
+    event(
+        "encryption",
+        "share link refused: genuine, but made in another workspace; a link opens notes "
+        "only in the workspace that signed it",
+        foreign_link=True,
+    )
+    return LinkElsewhere(
+        "This share link was made in another workspace, and a link opens a note only in the "
+        "workspace it was made in: its signature covers that workspace, so it cannot be "
+        "changed. Open the link exactly as you were given it (its full URL)."
+    )
 
 
 def _expired(expires: int | None) -> LinkExpired:

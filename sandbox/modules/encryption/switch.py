@@ -50,9 +50,10 @@ def on_toggle(conn: sqlite3.Connection, workspace: str, enabled: bool) -> None:
     # secure_delete: the bytes of every plaintext body this transaction replaces are
     # overwritten with zeros, instead of staying behind in the page as free space.
     conn.execute("PRAGMA secure_delete=ON")
-    ring = keys.ring()
+    # The ring of the workspace being switched, named: every workspace has a key of its own.
+    ring = keys.ring(workspace)
     if enabled:
-        ring.create()  # the first time encryption is switched on, the key is made
+        ring.create()  # made the first time encryption is switched on in this workspace
         fernet = ring.for_writing()
 
         def encrypt(_: Any, body: str) -> str:

@@ -57,17 +57,19 @@ REVERSIBLE = sorted(name for name, (_, back, _) in DEMO.items() if back)
 
 
 def _demo_key(label: str) -> bytes:
-    """Derive a demo key from the app's secret: HMAC(secret, label), 32 bytes."""
+    """Derive a demo key from the app's secret: HMAC(secret, workspace and label), 32 bytes."""
     # Its own keys, never the one that protects the notes: an endpoint that encrypts
     # whatever it is sent under the real key would let anyone make genuine ciphertexts.
+    # And one per workspace, like the notes' key: classmates never share a key.
     secret = current_app.secret_key.encode()
-    return hmac.new(secret, b"sandbox.encryption.demo." + label.encode(), hashlib.sha256).digest()
+    context = f"sandbox.encryption.demo.{db.workspace()}.{label}".encode()
+    return hmac.new(secret, context, hashlib.sha256).digest()
 
 
 @bp.get("/status")
 def status() -> Any:
-    """Show the key's fingerprint and how many note bodies are stored encrypted."""
-    ring = keys.ring()
+    """Show this workspace's key fingerprint and how many of its note bodies are encrypted."""
+    ring = keys.ring()  # this workspace's own: nothing here is about a classmate's key
     database = db.get_db()
     # Counted in SQL, without reading every body into Python: a body that starts the way
     # every Fernet token does counts as encrypted.
@@ -75,11 +77,13 @@ def status() -> Any:
         "select count(*), coalesce(sum(substr(body, 1, 6) = ?), 0) from notes where workspace = ?",
         [TOKEN_START, db.workspace()],
     ).fetchone()
+    # The one fact here that is not the workspace's own: the database file is the server's,
+    # and so is a scrub it still owes (old plaintext of any workspace's may linger in it).
     owed = database.execute("select 1 from sandbox_meta where key = ?", [SCRUB_PENDING])
     answer: dict[str, Any] = {
         "enabled": True,
         "cipher": "Fernet: AES-128-CBC, then HMAC-SHA256 over the result; timestamped",
-        "key_file": keys.KEY_FILE,
+        "key_file": ring.name,
         "key_file_exists": ring.exists(),
         "notes_in_database": total,
         "encrypted": encrypted,
@@ -97,7 +101,7 @@ def status() -> Any:
 @bp.post("/rotate")
 @control_plane  # beyond loopback, only the operator rotates keys
 def rotate() -> Any:
-    """Re-encrypt every note body under a new key, then forget the old one."""
+    """Re-encrypt this workspace's note bodies under a new key, then forget the old one."""
     return rotation.rotate()
 
 
