@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import secrets
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import (
@@ -35,6 +36,7 @@ from .validation import json_body
 from .workspaces import ENVIRON_KEY, PREFIX
 
 bp = Blueprint("classroom", __name__, url_prefix="/class")
+View = TypeVar("View", bound=Callable[..., Any])
 
 JOIN_CODE_KEY = "class.join_code"
 TOKEN_COOKIE = "sandbox_workspace"
@@ -113,6 +115,16 @@ class Tokens:
         return row["token_hash"]
 
 
+def opens_with_link(view: View) -> View:
+    """Mark a view that a signed link opens without the workspace's token (a share link).
+
+    The link's own signature is the proof there: its owner chose to show that one thing
+    to whoever holds the link, a classmate included. Nothing else of the workspace opens.
+    """
+    view.opens_with_link = True  # type: ignore[attr-defined]
+    return view
+
+
 def sent_token() -> str:
     """Return the workspace token this request carries (header or cookie), or ''."""
     return request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
@@ -136,6 +148,9 @@ def check_workspace() -> Response | None:
         set_token_cookie(response, from_query, request.script_root + "/")
         return response
     if hmac.compare_digest(digest(sent_token()), expected):
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "opens_with_link", False):
         return None
     event("sandbox", f"workspace {workspace}: no valid token", decision="no token")
     raise Unauthorized(

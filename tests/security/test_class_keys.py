@@ -296,7 +296,10 @@ def test_a_share_link_from_one_workspace_never_opens_a_note_in_another(room, ada
     link = ada.post(f"api/notes/{ada_id}/share").json()["url"]
     assert link.startswith(ada.url)
     token = link.rsplit("/", 1)[1]
-    assert requests.get(link, timeout=30).status_code == 401  # Ada's workspace needs her token
+    # The link opens that one note for whoever holds it, a classmate without Ada's token too...
+    assert requests.get(link, timeout=30).json()["body"] == "dear diary, Ada here"
+    # ...and nothing else of Ada's workspace.
+    assert requests.get(link.split("/encryption/")[0] + "/api/notes", timeout=30).status_code == 401
     assert ada.get(f"encryption/shared/{token}").json()["body"] == "dear diary, Ada here"
     # Bob sends Ada's link to his own workspace's URL: refused, neither note shown.
     replay = bob.get(f"encryption/shared/{token}")

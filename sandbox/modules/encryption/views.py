@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from flask import Blueprint, current_app
 
 from sandbox import db
+from sandbox.classroom import opens_with_link
 from sandbox.errors import ValidationFailed
 from sandbox.guard import control_plane
 from sandbox.record import event
@@ -182,6 +183,7 @@ def quiz() -> Any:
 
 
 @bp.get("/shared/<token>")
+@opens_with_link  # in a class, whoever holds the signed link reads the note, like a classmate
 def shared_note(token: str) -> Any:
     """Show the note a share link points to, to whoever holds a genuine, unexpired link."""
     # The view argument is named "token", so records keep "/encryption/shared/[redacted]":
