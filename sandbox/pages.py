@@ -19,7 +19,7 @@ from .classroom import is_class_mode
 from .errors import NotFound
 from .guard import operator_ok
 from .registry import registry
-from .workspaces import ENVIRON_KEY
+from .workspaces import ENVIRON_KEY, for_this_server
 
 bp = Blueprint("pages", __name__)
 
@@ -50,7 +50,7 @@ def lesson(name: str) -> str:
     """Render lessons/<name>.md as a page."""
     if name not in lesson_names():  # a known name only: no path tricks reach the file system
         raise NotFound(f"There is no lesson '{name}'. Lessons: {', '.join(lesson_names())}.")
-    text = (LESSONS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    text = for_this_server((LESSONS_DIR / f"{name}.md").read_text(encoding="utf-8"))
     html = markdown.markdown(
         text,
         extensions=["fenced_code", "tables", "toc", "codehilite"],

@@ -103,7 +103,7 @@ class Progress:
                 "id": c.id,
                 "module": module_name,
                 "title": c.title,
-                "hint": c.hint,
+                "hint": workspaces.for_this_server(c.hint),
                 "solved": c.id in solved,
                 "solved_at": solved.get(c.id, {}).get("solved_at"),
                 "trace_id": solved.get(c.id, {}).get("trace_id"),

@@ -98,6 +98,25 @@ def _redirect(environ: dict[str, Any], start_response: Callable[..., Any], path:
     return [b""]
 
 
+# Lessons and hints are written for a sandbox on a laptop, at this address.
+WRITTEN_FOR = "http://127.0.0.1:5000"
+
+
+def for_this_server(text: str) -> str:
+    """Return a lesson or hint with its example URLs pointing at this sandbox, as reached.
+
+    Under a class workspace (/w/<id>/), a proxy prefix or another port, a learner copies
+    a curl line that works as it is.
+    """
+    if not has_request_context():
+        return text
+    here = request.url_root.rstrip("/")
+    if here == WRITTEN_FOR:
+        return text
+    # URLs first (they carry the prefix), then the host where it stands alone (Host: ...).
+    return text.replace(WRITTEN_FOR, here).replace(WRITTEN_FOR.split("//")[1], request.host)
+
+
 class WorkspaceSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the cookie kept to its own workspace's URLs.
 

@@ -278,3 +278,11 @@ def test_the_schema_counts_only_your_rows(ada, bob):
         ada.request("POST", "api/notes", json={"title": "more"})
     counts = {t["name"]: t["rows"] for t in bob.get("database/schema").json()["tables"]}
     assert counts["notes"] == 3  # Bob's seeded three, not Ada's six
+
+
+def test_lessons_and_hints_show_the_students_own_url(ada):
+    lesson = ada.get("lessons/server").text
+    assert ada.url + "server/get" in lesson
+    assert "127.0.0.1:5000" not in lesson
+    hints = " ".join(c["hint"] for c in ada.get("sandbox/progress").json()["challenges"])
+    assert ada.url + "server/" in hints and "127.0.0.1:5000" not in hints
