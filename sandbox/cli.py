@@ -186,7 +186,9 @@ for _module in load_modules():
         main.add_command(_command)
 
 
-def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
+def serve(
+    app: Flask, host: str, port: int, *, https: bool = False, keep_proxy_headers: bool = False
+) -> None:
     """Serve the app with waitress, a production server that also runs on Windows.
 
     With ``https``, serve it with werkzeug's threaded server instead: waitress has no TLS.
@@ -222,6 +224,9 @@ def serve(app: Flask, host: str, port: int, *, https: bool = False) -> None:
                 connection_limit=app.config["SANDBOX_CONNECTION_LIMIT"],
                 channel_request_lookahead=1,
                 ident="sandbox",
+                # waitress drops X-Forwarded-* (any client can write them). Behind JupyterLab,
+                # sandbox/jupyter.py reads them itself, from its proxy's requests only.
+                clear_untrusted_proxy_headers=not keep_proxy_headers,
             )
     except OSError as error:
         raise click.ClickException(

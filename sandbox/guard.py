@@ -42,6 +42,11 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 TOKEN_HEADER = "X-Sandbox-Token"
 TOKEN_COOKIE = "sandbox_operator"
 TOKEN_QUERY = "token"
+# Set in the WSGI environ by a front that has already checked who is asking: JupyterLab's
+# proxy (sandbox/jupyter.py). The Host is then the front's public name, and a page that
+# re-points a name there gains nothing: it has no login at the front. A client cannot set
+# this key (headers reach the environ only as HTTP_* keys).
+FRONT_CHECKED = "sandbox.front_checked"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -106,6 +111,8 @@ def host_allowed(name: str, config: Any) -> bool:
 
 def check_host() -> None:
     """Refuse a request whose Host header names a site this sandbox was not started for."""
+    if request.environ.get(FRONT_CHECKED):
+        return  # behind JupyterLab: the Host is its name (hub.example.edu), checked there
     name = _host_name(request.host)
     if host_allowed(name, current_app.config):
         return
