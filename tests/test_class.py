@@ -286,3 +286,42 @@ def test_lessons_and_hints_show_the_students_own_url(ada):
     assert "127.0.0.1:5000" not in lesson
     hints = " ".join(c["hint"] for c in ada.get("sandbox/progress").json()["challenges"])
     assert ada.url + "server/" in hints and "127.0.0.1:5000" not in hints
+
+
+def test_sessions_tokens_and_throttling(ada, bob):
+    password = "correct horse battery"
+    for student in (ada, bob):
+        assert student.request("PATCH", "sandbox/modules/auth", json={"enabled": True}).ok
+        made = {"username": "alice", "password": password}
+        assert student.request("POST", "auth/register", json=made).status_code == 201
+    # A session cookie from Ada's workspace means nothing in Bob's (and is not even sent:
+    # its Path is Ada's workspace).
+    ada_cookie = ada.session.cookies.get("session")
+    assert ada_cookie
+    stolen = requests.get(
+        bob.url + "auth/me",
+        headers={"X-Sandbox-Token": bob.token, "Cookie": f"session={ada_cookie}"},
+        timeout=10,
+    )
+    assert stolen.status_code == 401
+    # An API token made in Ada's workspace is unknown in Bob's.
+    token = ada.request("POST", "auth/tokens", json={"name": "nb", "scope": "write"}).json()
+    assert ada.get("auth/me", headers={"Authorization": f"Bearer {token['token']}"}).ok
+    replay = requests.get(
+        bob.url + "auth/me",
+        headers={"X-Sandbox-Token": bob.token, "Authorization": f"Bearer {token['token']}"},
+        timeout=10,
+    )
+    assert replay.status_code == 401
+    # Five wrong passwords for alice in Ada's workspace throttle Ada's alice, not Bob's.
+    wrong = {"username": "alice", "password": "not the password"}
+    anonymous_ada = requests.Session()
+    anonymous_ada.headers["X-Sandbox-Token"] = ada.token
+    for _ in range(5):
+        anonymous_ada.post(ada.url + "auth/login", json=wrong, timeout=10)
+    throttled = anonymous_ada.post(
+        ada.url + "auth/login", json={**wrong, "password": password}, timeout=10
+    )
+    assert throttled.status_code == 429
+    fine = bob.request("POST", "auth/login", json={"username": "alice", "password": password})
+    assert fine.status_code == 200
