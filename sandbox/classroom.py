@@ -6,12 +6,19 @@ student joins with a name and the code (``POST /class/join``, or the form at
 token is the key to the workspace, like Jupyter's: only its SHA-256 is kept, so
 whoever reads the database cannot use it, and joining again under the same name
 gives the workspace back only to whoever holds it (a name is not a password).
+
+The instructors' side lives next door: their accounts in ``class_instructors.py``,
+the room's rules (modules locked or not, the join code's expiry) in
+``class_room.py``, the dashboard at ``/class/`` in ``class_dashboard.py``, and the
+preset file that sets a room up in ``class_preset.py``. This file's guard decides
+who reaches which: a student only their workspace, an instructor only ``/class/``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -29,16 +36,18 @@ from flask import (
     url_for,
 )
 
-from . import db
+from . import class_dashboard, class_instructors, class_room, db
+from .class_preset import Preset
 from .errors import NotFound, SandboxError, Unauthorized, ValidationFailed
 from .record import event
+from .registry import registry
 from .validation import json_body
 from .workspaces import ENVIRON_KEY, PREFIX
 
 bp = Blueprint("classroom", __name__, url_prefix="/class")
 View = TypeVar("View", bound=Callable[..., Any])
 
-JOIN_CODE_KEY = "class.join_code"
+JOIN_CODE_KEY = class_room.JOIN_CODE_KEY
 TOKEN_COOKIE = "sandbox_workspace"
 TOKEN_HEADER = "X-Sandbox-Token"
 NAME_MAX = 40
@@ -70,23 +79,7 @@ def digest(token: str) -> str:
 
 def join_code(app: Flask) -> str:
     """Return the class's join code, making it on first start."""
-    conn = db.connect(db.database_path(app), traced=False)
-    try:
-        with conn:
-            row = conn.execute(
-                "select value from sandbox_meta where key = ?", (JOIN_CODE_KEY,)
-            ).fetchone()
-            if row is not None:
-                return row["value"]
-            # Short enough to write on a board, long enough not to be guessed during a lab:
-            # 8 characters of 32 (no 0/O, 1/l) is 2**40 codes.
-            code = "".join(secrets.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(8))
-            conn.execute(
-                "insert into sandbox_meta (key, value) values (?, ?)", (JOIN_CODE_KEY, code)
-            )
-            return code
-    finally:
-        conn.close()
+    return class_room.code_state(app)["code"]
 
 
 class Tokens:
@@ -148,6 +141,8 @@ def check_workspace() -> Response | None:
         set_token_cookie(response, from_query, request.script_root + "/")
         return response
     if hmac.compare_digest(digest(sent_token()), expected):
+        if request.endpoint == "sandbox.toggle_module" and request.method == "PATCH":
+            class_room.refuse_if_locked((request.view_args or {}).get("name", ""))
         return None
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "opens_with_link", False):
@@ -171,14 +166,41 @@ def set_token_cookie(response: Response, token: str, path: str) -> None:
     )
 
 
-# Routes outside any workspace that a class server answers: joining, health, files.
+# Routes outside any workspace that a class server answers: joining, health, files, and
+# the instructors' login.
 OPEN_ENDPOINTS = {"classroom.join", "sandbox.health", "static", "pages.index"}
+OPEN_ENDPOINTS |= class_dashboard.OPEN
 
 
-def check_outside_workspace() -> None:
+def is_student_token(token: str) -> bool:
+    """Return whether a token is the token of some student's workspace."""
+    conn = db.connect(db.database_path(), traced=False)
+    try:
+        row = conn.execute(
+            "select 1 from class_workspaces where token_hash = ?", (digest(token),)
+        ).fetchone()
+    finally:
+        conn.close()
+    return row is not None
+
+
+def check_instructor() -> Response | None:
+    """Let only an instructor into the dashboard; a browser without a login goes to log in."""
+    try:
+        class_instructors.check(lambda: bool(sent_token()) and is_student_token(sent_token()))
+    except Unauthorized:
+        if request.endpoint == "class_dashboard.page" and request.method == "GET":
+            return redirect(url_for("class_dashboard.login_page"), 303)
+        raise
+    return None
+
+
+def check_outside_workspace() -> Response | None:
     """Outside a workspace, a class server answers only the class's own routes."""
     if request.endpoint in OPEN_ENDPOINTS or request.endpoint is None:
-        return  # None: no route matched; the 404 problem says so
+        return None  # None: no route matched; the 404 problem says so
+    if request.blueprint in (class_dashboard.bp.name, class_dashboard.api.name):
+        return check_instructor()
     raise Unauthorized(
         "This sandbox serves a class: everything lives in your own workspace. Join at the "
         "front page (or POST /class/join with your name and the class's code) and use the "
@@ -191,8 +213,27 @@ def guard() -> Response | None:
     """Check a class request: a workspace needs its token; outside, only the class's routes."""
     if ENVIRON_KEY in request.environ:
         return check_workspace()
-    check_outside_workspace()
-    return None
+    return check_outside_workspace()
+
+
+def after_own_reset(response: Response) -> Response:
+    """After a student resets their workspace, put its modules at the class's start."""
+    if (
+        request.endpoint != "sandbox.reset"
+        or response.status_code != 200
+        or ENVIRON_KEY not in request.environ
+        or not is_class_mode()
+    ):
+        return response
+    changed = class_room.apply_start(request.environ[ENVIRON_KEY])
+    if changed:
+        event("class", "modules back to the class's start: " + ", ".join(changed))
+        data = response.get_json(silent=True)
+        if isinstance(data, dict) and "modules" in data:  # the answer says the state now
+            reg = registry()
+            data["modules"] = {name: reg.is_enabled(name) for name in reg.modules}
+            response.set_data(json.dumps(data))
+    return response
 
 
 def _name(data: dict[str, Any]) -> str:
@@ -213,8 +254,9 @@ def join() -> Any:
     data = dict(request.form) if is_form else json_body()
     name = _name(data)
     code = data.get("code")
+    state = class_room.code_state()
     if not isinstance(code, str) or not hmac.compare_digest(
-        code.strip().lower().encode(errors="replace"), join_code(current_app).encode()
+        code.strip().lower().encode(errors="replace"), state["code"].encode()
     ):
         event("sandbox", f"join refused for {name!r}: wrong code", decision="wrong code")
         raise JoinRefused(
@@ -237,6 +279,12 @@ def join() -> Any:
                 )
             workspace = row["id"]
         else:
+            if state["expired"]:
+                event("sandbox", f"join refused for {name!r}: code expired", decision="expired")
+                raise JoinRefused(
+                    "This class's join code has expired, so nobody new joins. Ask your "
+                    "instructor: the dashboard makes a new code."
+                )
             count = conn.execute("select count(*) from class_workspaces").fetchone()[0]
             limit = current_app.config["SANDBOX_CLASS_MAX_WORKSPACES"]
             if count >= limit:
@@ -251,6 +299,8 @@ def join() -> Any:
             )
             db.seed(conn, workspace)  # the same example notes a laptop starts with
     event("sandbox", f"{name!r} joined: workspace {workspace}", workspace=workspace)
+    if status == 201:
+        class_room.apply_start(workspace)  # the modules the class starts with
     url = url_for("pages.index", _external=True) + f"w/{workspace}/"
     if is_form:
         response = redirect(url, 303)
@@ -260,8 +310,21 @@ def join() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """In class mode: the join route, the token cache, and the join code made once."""
+    """The join route and dashboard; in class mode, the preset, the code, the first instructor."""
     app.register_blueprint(bp)
+    app.register_blueprint(class_dashboard.bp)
+    app.register_blueprint(class_dashboard.api)
     app.extensions["sandbox.class_tokens"] = Tokens()
-    if is_class_mode(app):
-        join_code(app)
+    app.extensions["sandbox.class_preset"] = Preset()
+    if not is_class_mode(app):
+        return
+    class_instructors.init_db(app)
+    chosen = class_room.load_preset(app)
+    app.extensions["sandbox.class_preset"] = chosen
+    if chosen.max_workspaces is not None:
+        app.config["SANDBOX_CLASS_MAX_WORKSPACES"] = chosen.max_workspaces
+    class_room.apply_preset(app)
+    class_room.code_state(app)  # the join code, made once
+    app.extensions["sandbox.class_first_password"] = class_instructors.make_first(app)
+    app.extensions["sandbox.class_throttle"] = class_instructors.Throttle()
+    app.after_request(after_own_reset)

@@ -15,7 +15,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import classroom, create_app, db
+from . import class_instructors, class_summary, create_app, db
+from .class_preset import PresetError
 from .registry import load_modules, registry
 
 
@@ -107,6 +108,14 @@ def _disable(name: str) -> None:
     help="Serve a class: every student joins into a workspace of their own (try with "
     "--host 0.0.0.0 so the room can reach it).",
 )
+@click.option(
+    "--class-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="SANDBOX_CLASS_CONFIG",
+    help="A class preset (TOML; see class.example.toml): the room's name, the modules it "
+    "starts with and locks, the challenges in scope, the join code's expiry. Implies "
+    "--class-mode.",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -118,6 +127,7 @@ def main(
     threads: int | None,
     connection_limit: int | None,
     class_mode: bool,
+    class_config: Path | None,
 ) -> None:
     """Start the backend sandbox, or manage its modules."""
     if reset:
@@ -128,9 +138,14 @@ def main(
         config["SANDBOX_THREADS"] = threads
     if connection_limit is not None:
         config["SANDBOX_CONNECTION_LIMIT"] = connection_limit
-    if class_mode:
+    if class_config is not None:
+        config["SANDBOX_CLASS_CONFIG"] = str(class_config)
+    if class_mode or class_config is not None or ctx.invoked_subcommand == "class":
         config["SANDBOX_CLASS_MODE"] = True
-    ctx.obj = create_app(config)
+    try:
+        ctx.obj = create_app(config)
+    except PresetError as error:
+        raise click.ClickException(str(error)) from None
     if ctx.invoked_subcommand is None:
         serve(ctx.obj, host, port, https=https)
     else:  # commands that use Flask's current_app (`users add`) find this app, as under `flask`
@@ -169,15 +184,45 @@ def class_() -> None:
 @class_.command("info")
 @click.pass_obj
 def class_info(app: Flask) -> None:
-    """Print the join code and how many students joined."""
+    """Print the join code, the URLs and how many students joined."""
     with app.app_context():
         conn = db.connect(db.database_path(app), traced=False)
         try:
             joined = conn.execute("select count(*) from class_workspaces").fetchone()[0]
         finally:
             conn.close()
-        click.echo(f"Join code: {classroom.join_code(app)}")
-    click.echo(f"Students joined: {joined}. They join at the server's front page (/).")
+        click.echo(class_summary.describe(app, class_summary.remembered_urls(app)))
+        click.echo(f"Instructors: {', '.join(class_instructors.names(app))}")
+    click.echo(f"Students joined: {joined}.")
+
+
+@class_.command("instructor")
+@click.argument("name")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of asking "
+    "(for scripts: a password in a command's arguments shows in the shell's history).",
+)
+@click.pass_obj
+def class_instructor(app: Flask, name: str, password_stdin: bool) -> None:
+    """Add an instructor, or give one a new password; asks for it twice."""
+    from .errors import ValidationFailed
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        made = class_instructors.save(name, password, app)
+    except ValidationFailed as failed:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in failed.extra["errors"])
+        raise click.ClickException(problems) from None
+    name = name.strip().lower()
+    if made:
+        click.echo(f"Instructor '{name}' made. Log in at /class/login.")
+    else:
+        click.echo(f"Instructor '{name}' has a new password; their old logins stopped working.")
 
 
 # Each module's own commands (the auth module's `users add NAME --role instructor`, say).
@@ -240,11 +285,10 @@ def serve(
     click.echo(f"Backend sandbox {sys.modules['sandbox'].__version__}, data in {app.instance_path}")
     print_modules(app)
     if class_mode:
-        click.echo(
-            f"Class mode: students open {url} (on this computer; from theirs, use its "
-            f"network address) and join with the code {classroom.join_code(app)}. Each gets a "
-            "workspace of their own. `python app.py class info` prints the code again."
-        )
+        urls = class_summary.room_urls(host, bound, scheme)
+        class_summary.remember_urls(app, urls)
+        click.echo(class_summary.describe(app, urls))
+        click.echo("`python app.py class info` prints the code and URLs again.")
     elif token:
         click.echo(
             f"Listening on {host}: anyone on your network can reach this sandbox. Switches, "

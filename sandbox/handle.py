@@ -274,6 +274,37 @@ class Sandbox:
         rows = [c for c in data["challenges"] if module is None or c["module"] == module]
         return display.Table(rows, ["id", "title", "solved", "hint"])
 
+    def class_progress(self) -> display.Table:
+        """Show every student of a class, as the instructor's dashboard does.
+
+        Needs an instructor token: ``Sandbox.connect(url, token=...)`` with the token that
+        ``POST /class/login`` answers (or the dashboard's "Notebook token" button).
+        """
+        data = self._api("GET", "/class/api/students")
+        rows = []
+        for student in data["students"]:
+            error = student["last_error"]
+            rows.append(
+                {
+                    "name": student["name"],
+                    "solved": f"{student['solved']}/{student['total']}",
+                    **{
+                        module: f"{counts['solved']}/{counts['total']}"
+                        for module, counts in student["progress"].items()
+                    },
+                    "last_activity": student["last_activity"],
+                    "requests_last_minute": student["requests_last_minute"],
+                    "last_error": f"{error['status']} {error['path']}" if error else None,
+                    "switched": ", ".join(
+                        f"{m['name']} {'on' if m['enabled'] else 'off'}"
+                        for m in student["switched"]
+                    ),
+                }
+            )
+        columns = ["name", "solved", *data["modules"], "last_activity"]
+        columns += ["requests_last_minute", "last_error", "switched"]
+        return display.Table(rows, columns)
+
     def reset(self) -> dict[str, Any]:
         """Put data, toggles and progress back to the start, and forget this handle's cookies."""
         self.session.cookies.clear()

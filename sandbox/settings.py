@@ -110,6 +110,13 @@ SETTINGS = (
         "SQLite's length limit for any single value on the console's connection",
     ),
     Setting(
+        "SANDBOX_CLASS_CONFIG",
+        None,
+        "Path of the class preset, a TOML file (python app.py --class-config class.toml): the "
+        "room's name, the modules it starts with and locks, the challenges in scope, the join "
+        "code's expiry",
+    ),
+    Setting(
         "MAX_CONTENT_LENGTH",
         1024 * 1024,
         "Largest request body accepted, in bytes; larger ones get a 413",
