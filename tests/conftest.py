@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from helpers import LiveServer, serve
+from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, LiveServer, chromium_path, serve
 
 from sandbox import create_app
 
@@ -37,3 +37,24 @@ WITH_PROBE = ("sandbox.modules.server", "fixtures.probe")
 def probe_app(tmp_path) -> Flask:
     """A sandbox that also loads the test-only ``probe`` module (tests/fixtures/probe)."""
     return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_MODULES": WITH_PROBE})
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch headless Chromium once per test file, or give the reason it cannot start.
+
+    The reason is handed on rather than raised here, so that each test FAILS with it (a
+    fixture that raises would only mark the tests as errors) and is never skipped.
+    """
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as error:
+            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
+            return
+        yield browser
+        browser.close()

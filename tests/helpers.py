@@ -122,3 +122,45 @@ def chromium_path() -> str | None:
     if os.environ.get("SANDBOX_CHROMIUM"):
         return os.environ["SANDBOX_CHROMIUM"]
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+# --- class mode: a student who joined, and their workspace ---
+
+
+@dataclass
+class Student:
+    """A student of a class server, holding their workspace's URL and token."""
+
+    name: str
+    workspace: str
+    url: str  # the workspace's base URL, ending in /
+    token: str
+    session: requests.Session  # sends the workspace's token with every request
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url + path.lstrip("/"), **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def switch(self, module: str, body: dict) -> None:
+        response = self.request("PATCH", f"sandbox/modules/{module}", json=body)
+        assert response.status_code == 200, response.text
+
+
+def join(room, name: str) -> Student:
+    """Join the class served at ``room.url`` (its app is ``room.app``) as ``name``."""
+    from sandbox.classroom import join_code
+
+    response = requests.post(
+        f"{room.url}/class/join", json={"name": name, "code": join_code(room.app)}, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()
+    session = requests.Session()
+    session.headers["X-Sandbox-Token"] = data["token"]
+    return Student(name, data["workspace"], data["url"], data["token"], session)

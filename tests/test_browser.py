@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, chromium_path
-from playwright.sync_api import Browser, Error, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
@@ -24,25 +23,6 @@ from werkzeug.serving import make_server
 import sandbox.pages
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser | str]:
-    """Launch headless Chromium once for this file, or give the reason it cannot start.
-
-    The reason is handed on rather than raised here, so that each test FAILS with it (a
-    fixture that raises would only mark the tests as errors) and is never skipped.
-    """
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as error:
-            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
-            return
-        yield browser
-        browser.close()
 
 
 @contextmanager

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 import requests
-from helpers import LiveServer, is_problem, serve
+from helpers import LiveServer, Student, is_problem, join, serve
 
 from sandbox import Sandbox, create_app
 from sandbox.classroom import join_code
@@ -31,30 +30,6 @@ def room(tmp_path) -> Iterator[LiveServer]:
     )
     with serve(app) as server:
         yield server
-
-
-@dataclass
-class Student:
-    name: str
-    url: str  # the workspace's base URL, ending in /
-    token: str
-    session: requests.Session
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.session.get(self.url + path.lstrip("/"), timeout=10, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.url + path.lstrip("/"), timeout=10, **kwargs)
-
-
-def join(room: LiveServer, name: str) -> Student:
-    code = join_code(room.app)
-    response = requests.post(f"{room.url}/class/join", json={"name": name, "code": code})
-    assert response.status_code == 201, response.text
-    data = response.json()
-    session = requests.Session()
-    session.headers["X-Sandbox-Token"] = data["token"]
-    return Student(name, data["url"], data["token"], session)
 
 
 @pytest.fixture

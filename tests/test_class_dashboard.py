@@ -21,11 +21,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 from helpers import (
-    CHROMIUM_ARGS,
-    CHROMIUM_NOT_FOUND,
     LiveServer,
-    chromium_path,
+    Student,
     is_problem,
+    join,
     serve,
     start_app,
 )
@@ -81,31 +80,6 @@ def class_server(tmp_path: Path, preset: str | None = None) -> Iterator[Room]:
 def room(tmp_path) -> Iterator[Room]:
     with class_server(tmp_path) as room:
         yield room
-
-
-@dataclass
-class Student:
-    name: str
-    workspace: str
-    url: str
-    token: str
-    session: requests.Session
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.session.get(self.url + path.lstrip("/"), timeout=10, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.url + path.lstrip("/"), timeout=10, **kwargs)
-
-
-def join(room: Room, name: str) -> Student:
-    code = join_code(room.app)
-    response = requests.post(f"{room.url}/class/join", json={"name": name, "code": code})
-    assert response.status_code == 201, response.text
-    data = response.json()
-    session = requests.Session()
-    session.headers["X-Sandbox-Token"] = data["token"]
-    return Student(name, data["workspace"], data["url"], data["token"], session)
 
 
 def instructor_session(room: Room, name: str = "instructor", password: str | None = None):
@@ -693,23 +667,6 @@ def test_the_example_preset_in_the_repository_loads():
 WIDER_THAN_THE_SCREEN = """[...document.querySelectorAll('body *')]
     .filter((e) => e.getBoundingClientRect().right > 391)
     .map((e) => `${e.tagName}.${e.className}`)"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium for this file, or the reason it cannot start (each test then fails)."""
-    from playwright.sync_api import Error, sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as error:
-            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
-            return
-        yield browser
-        browser.close()
 
 
 def test_the_dashboard_shows_two_students_solving_live(browser, room):

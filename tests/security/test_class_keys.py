@@ -12,16 +12,14 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from helpers import LiveServer, is_problem, serve
+from helpers import LiveServer, Student, is_problem, join, serve
 
 from sandbox import create_app
-from sandbox.classroom import join_code
 from sandbox.db import DATABASE_FILE
 from sandbox.modules.encryption import keys
 from sandbox.modules.encryption.transform import is_token
@@ -42,44 +40,6 @@ def room(tmp_path) -> Iterator[LiveServer]:
         yield server
 
 
-@dataclass
-class Student:
-    name: str
-    workspace: str
-    url: str  # the workspace's base URL, ending in /
-    session: requests.Session
-
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.url + path.lstrip("/"), timeout=30, **kwargs)
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs) -> requests.Response:
-        return self.request("POST", path, **kwargs)
-
-    def switch(self, module: str, body: dict) -> None:
-        response = self.request("PATCH", f"sandbox/modules/{module}", json=body)
-        assert response.status_code == 200, response.text
-
-    def bodies(self) -> dict[int, str]:
-        """Return every note body as the API shows it (decrypted), by id."""
-        response = self.get("api/notes?limit=100")
-        assert response.status_code == 200, response.text
-        return {n["id"]: n["body"] for n in response.json()["items"]}
-
-
-def join(room: LiveServer, name: str) -> Student:
-    response = requests.post(
-        f"{room.url}/class/join", json={"name": name, "code": join_code(room.app)}, timeout=30
-    )
-    assert response.status_code == 201, response.text
-    data = response.json()
-    session = requests.Session()
-    session.headers["X-Sandbox-Token"] = data["token"]
-    return Student(name, data["workspace"], data["url"], session)
-
-
 @pytest.fixture
 def ada(room) -> Student:
     return join(room, "Ada")
@@ -88,6 +48,13 @@ def ada(room) -> Student:
 @pytest.fixture
 def bob(room) -> Student:
     return join(room, "Bob")
+
+
+def bodies(student: Student) -> dict[int, str]:
+    """Return every note body as the API shows it (decrypted), by id."""
+    response = student.get("api/notes?limit=100")
+    assert response.status_code == 200, response.text
+    return {n["id"]: n["body"] for n in response.json()["items"]}
 
 
 def data_dir(room: LiveServer) -> Path:
@@ -152,7 +119,7 @@ def test_each_student_who_switches_encryption_on_gets_a_key_of_their_own(room, a
     ada_ring, bob_ring = ring_of(key_path(room, ada)), ring_of(key_path(room, bob))
     ada_stored = stored(room, ada)
     assert ada_stored and all(is_token(b) for b in ada_stored.values())
-    assert {i: ada_ring.decrypt(b.encode()).decode() for i, b in ada_stored.items()} == ada.bodies()
+    assert {i: ada_ring.decrypt(b.encode()).decode() for i, b in ada_stored.items()} == bodies(ada)
     for body in ada_stored.values():
         with pytest.raises(InvalidToken):
             bob_ring.decrypt(body.encode())
@@ -194,26 +161,26 @@ def test_the_demo_keys_are_each_workspaces_own_too(ada, bob):
 def test_rotating_in_one_workspace_changes_neither_the_others_key_nor_notes(room, ada, bob):
     both_on(ada, bob)
     bob_key, bob_stat = key_path(room, bob).read_bytes(), key_path(room, bob).stat()
-    bob_stored, bob_bodies = stored(room, bob), bob.bodies()
-    ada_key, ada_bodies = key_path(room, ada).read_bytes(), ada.bodies()
+    bob_stored, bob_bodies = stored(room, bob), bodies(bob)
+    ada_key, ada_bodies = key_path(room, ada).read_bytes(), bodies(ada)
     response = ada.post("encryption/rotate")
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["notes"] == result["rotated"] == len(stored(room, ada)) == len(ada_bodies)
     assert result["key_file"] == f"keys/{ada.workspace}.key"
-    assert key_path(room, ada).read_bytes() != ada_key and ada.bodies() == ada_bodies
+    assert key_path(room, ada).read_bytes() != ada_key and bodies(ada) == ada_bodies
     # Bob's key file: the same bytes, the same file (not even rewritten with the same key).
     after = key_path(room, bob).stat()
     assert key_path(room, bob).read_bytes() == bob_key
     assert (after.st_ino, after.st_mtime_ns) == (bob_stat.st_ino, bob_stat.st_mtime_ns)
     assert stored(room, bob) == bob_stored  # not one ciphertext of his re-encrypted
-    assert bob.bodies() == bob_bodies
+    assert bodies(bob) == bob_bodies
     assert "encryption.rotate" not in solved(bob)  # Ada's rotation is not Bob's challenge
     # And the other way round: Bob rotates, Ada's new key and notes stay as they are.
     ada_key, ada_stored = key_path(room, ada).read_bytes(), stored(room, ada)
     assert bob.post("encryption/rotate").json()["notes"] == len(bob_stored)
     assert key_path(room, ada).read_bytes() == ada_key and stored(room, ada) == ada_stored
-    assert ada.bodies() == ada_bodies and bob.bodies() == bob_bodies
+    assert bodies(ada) == ada_bodies and bodies(bob) == bob_bodies
 
 
 def test_rotations_and_writes_in_two_workspaces_at_once_lose_nothing(room, ada, bob):
@@ -252,7 +219,7 @@ def test_rotations_and_writes_in_two_workspaces_at_once_lose_nothing(room, ada, 
     bob_stored = stored(room, bob)
     for note_id, body in written.items():
         assert bob_ring.decrypt(bob_stored[note_id].encode()).decode() == body
-    assert {i: b for i, b in bob.bodies().items() if i in written} == written
+    assert {i: b for i, b in bodies(bob).items() if i in written} == written
     ada_keys = [k for k in key_path(room, ada).read_text().split() if len(k) == 44]
     assert len(ada_keys) == 1  # every rotation finished: one key left
     ada_ring = MultiFernet([Fernet(ada_keys[0])])
@@ -266,12 +233,12 @@ def test_rotations_and_writes_in_two_workspaces_at_once_lose_nothing(room, ada, 
 def test_switching_off_in_one_workspace_leaves_the_others_notes_encrypted(room, ada, bob):
     both_on(ada, bob)
     bob_key, bob_stored = key_path(room, bob).read_bytes(), stored(room, bob)
-    bob_bodies, ada_bodies = bob.bodies(), ada.bodies()
+    bob_bodies, ada_bodies = bodies(bob), bodies(ada)
     ada.switch("encryption", OFF)
     assert stored(room, ada) == ada_bodies  # Ada's bodies: plain text again
     assert stored(room, bob) == bob_stored and all(is_token(b) for b in bob_stored.values())
     assert key_path(room, bob).read_bytes() == bob_key
-    assert bob.bodies() == bob_bodies
+    assert bodies(bob) == bob_bodies
     # Ada's key stays for when she switches on again; the notes she writes meanwhile are plain.
     assert key_path(room, ada).is_file()
     assert bob.get("encryption/status").json()["encrypted"] == len(bob_stored)
@@ -291,7 +258,7 @@ def test_a_share_link_from_one_workspace_never_opens_a_note_in_another(room, ada
         response = student.post("api/notes", json=note)
         assert response.status_code == 201, response.text
     ada_id = ada.post("api/notes", json={"title": "x", "body": "y"}).json()["id"] - 1
-    bob_ids = set(bob.bodies())
+    bob_ids = set(bodies(bob))
     assert ada_id in bob_ids  # the same id in both workspaces: the attack has a target
     link = ada.post(f"api/notes/{ada_id}/share").json()["url"]
     assert link.startswith(ada.url)
@@ -315,7 +282,7 @@ def test_a_share_link_from_one_workspace_never_opens_a_note_in_another(room, ada
 
 def test_a_share_link_over_sql_notes_is_refused_in_another_workspace_too(room, ada, bob):
     both_on(ada, bob)
-    (ada_id,) = [i for i, b in ada.bodies().items() if b == "only Ada reads this"]
+    (ada_id,) = [i for i, b in bodies(ada).items() if b == "only Ada reads this"]
     token = ada.post(f"api/notes/{ada_id}/share").json()["url"].rsplit("/", 1)[1]
     replay = bob.get(f"encryption/shared/{token}")
     assert is_problem(replay, 404)["title"] == "Link from another workspace"
@@ -332,11 +299,11 @@ def test_after_a_restart_each_workspace_finds_its_own_key(tmp_path):
         ada, bob = join(first, "Ada"), join(first, "Bob")
         both_on(ada, bob)
         ada.post("encryption/rotate")
-        before = {s.name: s.bodies() for s in (ada, bob)}
+        before = {s.name: bodies(s) for s in (ada, bob)}
     with serve(class_app(data)) as second:
         for student in (ada, bob):
             student.url = student.url.replace(first.url, second.url)
-            assert student.bodies() == before[student.name]
+            assert bodies(student) == before[student.name]
 
 
 def solved(student: Student) -> set[str]:

@@ -25,8 +25,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, LiveServer, chromium_path, is_problem, serve
-from playwright.sync_api import Browser, Error, Page, Route, sync_playwright
+from helpers import LiveServer, is_problem, serve
+from playwright.sync_api import Browser, Page, Route
 
 from sandbox import create_app
 
@@ -75,22 +75,6 @@ OTHER_VECTORS = {
     "cookies": "/server/cookies/set?" + urlencode({"x": SCRIPT}),
     "status": "/server/status/418?" + urlencode({"x": SCRIPT}),
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser | str]:
-    """Launch headless Chromium once for this file, or give the reason it cannot start."""
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
-            )
-        except Error as error:
-            # each test fails with it
-            yield f"{CHROMIUM_NOT_FOUND}\n({error.message.splitlines()[0]})"
-            return
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
