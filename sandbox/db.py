@@ -71,13 +71,6 @@ SQL_TEXT_KEPT = 1000
 PARAM_KEPT = 200
 
 
-def excerpt(text: str, limit: int) -> str:
-    """Return ``text``, or its first ``limit`` characters and how long it was."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... [{len(text)} characters in all]"
-
-
 def _printable(sql: str, params: Any) -> Any:
     """Make statement parameters JSON-friendly, short and free of secrets, for a record."""
     if params is None:
@@ -94,7 +87,7 @@ def _printable_value(value: Any, name: str | None) -> Any:
     if isinstance(value, (bytes, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, str):
-        return excerpt(value, PARAM_KEPT)
+        return redact.excerpt(value, PARAM_KEPT)
     return value
 
 
@@ -181,7 +174,7 @@ class TracedCursor(sqlite3.Cursor):
             return super().executescript(sql_script)
         except sqlite3.Error as error:
             if len(record.sql) == mark:  # failed before the engine ran anything
-                record.add_sql(excerpt(sql_script, SQL_TEXT_KEPT))
+                record.add_sql(redact.excerpt(sql_script, SQL_TEXT_KEPT))
             if record.sql:
                 record.sql[-1]["error"] = str(error)
             raise
@@ -200,7 +193,7 @@ class TracedCursor(sqlite3.Cursor):
         finally:
             _running.reset(token)
             duration = round((time.perf_counter() - start) * 1000, 3)
-            text = excerpt(sql, SQL_TEXT_KEPT)
+            text = redact.excerpt(sql, SQL_TEXT_KEPT)
             for index, params in enumerate(param_sets or [()]):
                 record.add_sql(
                     text,
@@ -244,7 +237,7 @@ def trace_statement(statement: str) -> None:
         if statement.startswith("BEGIN") and running.lstrip()[:5].upper() != "BEGIN":
             record.add_sql(statement)
         return
-    record.add_sql(excerpt(statement, SQL_TEXT_KEPT))
+    record.add_sql(redact.excerpt(statement, SQL_TEXT_KEPT))
 
 
 def connect(path: Path, *, traced: bool = True) -> sqlite3.Connection:

@@ -210,7 +210,7 @@ def _open() -> None:
     record = Record(
         id=_new_id(),
         method=req.method,
-        path=redact.path(req.path, req.view_args) if req.view_args else req.path,
+        path=redact.path(req.path, req.view_args),
         wall=time.time(),
         query=redact.query(list(req.args.items(multi=True))) if req.query_string else {},
         request={

@@ -21,6 +21,18 @@ from .validation import JSONTooDeep, read_json
 
 REDACTED = "[redacted]"
 
+# The longest path, header value or query value a record keeps (bodies have their own
+# setting, SQL its own bounds): a record shows what was sent, not a copy of a huge input.
+KEPT = 1000
+
+
+def excerpt(text: str, limit: int) -> str:
+    """Return ``text``, or its first ``limit`` characters and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text)} characters in all]"
+
+
 # A field is secret when its name looks like one of these (password, api_key, csrf_token...).
 SECRET_NAME = re.compile(r"pass|pwd|token|secret|api[-_]?key|credential|signature|csrf", re.I)
 
@@ -31,14 +43,13 @@ _PLAIN_NAME = re.compile(r"[\w.\-\[\]]{1,100}")
 SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "x-auth-token"}
 COOKIE_HEADERS = {"cookie", "set-cookie"}
 
-# In free text, a secret-looking name followed by = or : and a value (quoted or not).
-_SECRET_WORD = r"(?:pass|pwd|token|secret|api[-_]?key|credential)"
-_LOOSE = re.compile(
-    rf"""([\w.\-\[\]"']*{_SECRET_WORD}[\w.\-\[\]"']*\s*[=:]\s*)"""
-    r"""("(?:[^"\\]|\\.)*"|'[^']*'|[^&\s,;]*)""",
-    re.I,
-)
-_LOOSE_TAG = re.compile(rf"(<(?!/)[^<>]*{_SECRET_WORD}[^<>]*>)[^<]*", re.I)  # <password>...
+# In free text, a secret-looking name followed by = or : and a value (quoted or not), or
+# an XML-like tag named like a secret. Patterns that only find the name (from the start of a
+# word: no backtracking into it); Python then decides, so no text makes them slow.
+_SECRET_WORD = re.compile(r"pass|pwd|token|secret|api[-_]?key|credential", re.I)
+_ASSIGNMENT = re.compile(r"""(?<![\w.\-\[\]"'])[\w.\-\[\]"']+\s*[=:]\s*""")
+_VALUE = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[^&\s,;]*""")
+_TAG = re.compile(r"<(?!/)[^<>]*>")
 
 
 @functools.lru_cache(maxsize=512)
@@ -76,7 +87,7 @@ def headers(items: Any) -> dict[str, str]:
     """Redact a header list; repeated headers are joined the way HTTP allows."""
     out: dict[str, str] = {}
     for name, value in items:
-        value = header(name, value)
+        value = excerpt(header(name, value), KEPT)
         out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
@@ -110,16 +121,17 @@ def _name(key: str) -> str:
 def path(value: str, view_args: dict[str, Any] | None) -> str:
     """Redact path segments that a route names like a secret (``/basic-auth/<user>/<passwd>``)."""
     secrets = {str(v) for k, v in (view_args or {}).items() if SECRET_NAME.search(k) and v != ""}
-    if not secrets:
-        return value
-    return "/".join(REDACTED if part in secrets else part for part in value.split("/"))
+    if secrets:
+        value = "/".join(REDACTED if part in secrets else part for part in value.split("/"))
+    return excerpt(value, KEPT)
 
 
 def query(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     """Redact query-string pairs; a repeated key becomes a list."""
     out: dict[str, Any] = {}
-    for key, value in pairs:
-        value = REDACTED if SECRET_NAME.search(key) else value
+    for name, value in pairs:
+        value = REDACTED if SECRET_NAME.search(name) else excerpt(value, KEPT)
+        key = excerpt(_name(name), KEPT)
         if key in out:
             out[key] = out[key] if isinstance(out[key], list) else [out[key]]
             out[key].append(value)
@@ -144,7 +156,7 @@ def body(data: bytes, content_type: str | None, limit: int) -> str | None:
     if mimetype == "application/x-www-form-urlencoded":
         text = _form(data, mimetype, options)
     else:
-        text = _json_or_text(data, mimetype)
+        text = _json_or_text(data, mimetype, limit)
     if isinstance(text, NotKept):
         return text
     if len(text) > limit:
@@ -175,7 +187,7 @@ def _form(data: bytes, mimetype: str, options: dict[str, str]) -> str:
     return urlencode(pairs, safe="[]")
 
 
-def _json_or_text(data: bytes, mimetype: str) -> str:
+def _json_or_text(data: bytes, mimetype: str, limit: int) -> str:
     # Any body may be JSON, whatever its Content-Type says: the playground reads every
     # body as JSON, so a text/plain body that parses gets the same redaction.
     try:
@@ -194,4 +206,24 @@ def _json_or_text(data: bytes, mimetype: str) -> str:
         return _not_kept(data, mimetype)
     # Free text that no route parses: catch `password=...`, `"token": "..."`, `api_key: ...`
     # and `<password>...</password>` anyway. A best effort: send secrets as JSON or a form.
-    return _LOOSE_TAG.sub(rf"\1{REDACTED}", _LOOSE.sub(rf"\1{REDACTED}", text))
+    # Only on what will be kept (one character more, so body() still says it was cut): the
+    # patterns backtrack, and a megabyte of crafted text would keep a thread busy for minutes.
+    text = text[: limit + 1]
+    text = _redact_after(text, _ASSIGNMENT, lambda end: _VALUE.match(text, end).end())
+    return _redact_after(text, _TAG, lambda end: _next_tag(text, end))
+
+
+def _redact_after(text: str, names: re.Pattern[str], value_end: Any) -> str:
+    """Replace the value after each secret-looking match of ``names`` with [redacted]."""
+    out, kept = [], 0
+    for match in names.finditer(text):
+        if match.start() < kept or not _SECRET_WORD.search(match.group()):
+            continue
+        out += [text[kept : match.end()], REDACTED]
+        kept = value_end(match.end())
+    return "".join(out) + text[kept:]
+
+
+def _next_tag(text: str, start: int) -> int:
+    end = text.find("<", start)
+    return len(text) if end < 0 else end

@@ -7,6 +7,7 @@ would, and reads the answer and the request record back the same way.
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote
 
 import pytest
@@ -222,3 +223,23 @@ def test_a_body_in_a_charset_json_does_not_allow_is_a_400_problem(locked):
         timeout=10,
     )
     is_problem(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('"' + "pass" * 250_000, "application/json"),
+        ("pass" * 250_000, "text/plain"),
+        (' password="' * 90_000, "text/plain"),
+        ("<" + "pass" * 250_000, "text/xml"),
+    ],
+    ids=["broken-json", "one-long-word", "open-quotes", "open-tag"],
+)
+def test_a_crafted_body_is_recorded_in_a_moment_not_minutes(locked, body, content_type):
+    # The record's redaction once used patterns that backtrack: a megabyte like these kept
+    # a server thread busy for minutes (hours, for the first), a denial of service.
+    started = time.monotonic()
+    response = locked.post("/server/post", data=body, headers={"Content-Type": content_type})
+    assert response.status_code == 200 and time.monotonic() - started < 5  # it took minutes
+    kept = locked.trace(response)["request"]["body"]
+    assert len(kept) <= locked.app.config["SANDBOX_BODY_EXCERPT"] + 40

@@ -24,7 +24,7 @@ from helpers import serve
 
 from sandbox import create_app
 from sandbox.db import DATABASE_FILE, PARAM_KEPT, SQL_TEXT_KEPT
-from sandbox.redact import REDACTED
+from sandbox.redact import KEPT, REDACTED
 
 SECRET = "Tr0ub4dor-and-3-horses"
 
@@ -242,3 +242,20 @@ def test_switching_encryption_off_keeps_no_whole_body_and_no_field_over_the_boun
         longest = max(len(s) for s in strings(record))
         bound = app.config["SANDBOX_BODY_EXCERPT"] + 40
         assert longest <= bound, longest
+
+
+def test_every_value_a_record_keeps_is_bounded(sandbox):
+    long = "v" * 3000  # (a URL over about 8 KB gets a 414 before any record is made)
+    response = sandbox.post(
+        "/server/anything/" + "p" * 1500,
+        params={"k" * 1200: long, "x": long},
+        headers={"X-Big": "h" * 8000, "Content-Type": "text/plain"},
+        data="b" * 100_000,
+    )
+    assert response.status_code == 200
+    record = sandbox.trace(response)
+    longest = max(len(s) for s in strings(record))
+    assert longest <= sandbox.app.config["SANDBOX_BODY_EXCERPT"] + 40, longest
+    assert len(record["path"]) <= KEPT + 40 and record["path"].endswith("characters in all]")
+    assert record["request"]["headers"]["X-Big"].endswith("[8000 characters in all]")
+    assert record["query"]["x"].endswith("[3000 characters in all]")
