@@ -75,7 +75,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 10) -> float:
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> float:
     """Poll until the URL answers; return how long it took."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
@@ -98,7 +98,12 @@ def start_app(data_dir: Path, *args: str, **popen: object) -> tuple[subprocess.P
         cwd=ROOT,
         **popen,
     )
-    wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/sandbox/health", process)
+    except BaseException:
+        process.kill()  # never leave a server (or its pipes) behind a failed start
+        process.communicate()
+        raise
     return process, f"http://127.0.0.1:{port}"
 
 

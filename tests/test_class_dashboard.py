@@ -142,23 +142,32 @@ def students(session: requests.Session, room: Room, **params) -> dict[str, dict]
 # --- the first instructor and the command line ---
 
 
+def stopped(process: subprocess.Popen) -> str:
+    """Stop `python app.py` as Ctrl+C does and return what it printed (never leave it running)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
 def test_first_start_prints_the_instructor_password_once_and_it_logs_in(tmp_path):
     data_dir = tmp_path / "data"
     process, url = start_app(data_dir, "--class-mode", stdout=subprocess.PIPE, text=True)
-    process.send_signal(signal.SIGINT)
-    first = process.communicate(timeout=10)[0]
+    first = stopped(process)
     password = re.search(r"name 'instructor', password (\S+)", first).group(1)
     code = re.search(r"Join code: (\w+)", first).group(1)
     assert f"{url}/class/" in first
     process, url = start_app(data_dir, "--class-mode", stdout=subprocess.PIPE, text=True)
     try:
         login = requests.post(
-            f"{url}/class/login", json={"name": "instructor", "password": password}
+            f"{url}/class/login", json={"name": "instructor", "password": password}, timeout=30
         )
         assert login.status_code == 200 and login.json()["token"]
     finally:
-        process.send_signal(signal.SIGINT)
-        second = process.communicate(timeout=10)[0]
+        second = stopped(process)
     assert password not in second and "password" not in second  # once only
     assert f"Join code: {code}" in second  # the same code again
     info = CliRunner().invoke(main, ["--data-dir", str(data_dir), "class", "info"])
