@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import signal
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -143,8 +142,10 @@ def students(session: requests.Session, room: Room, **params) -> dict[str, dict]
 
 
 def stopped(process: subprocess.Popen) -> str:
-    """Stop `python app.py` as Ctrl+C does and return what it printed (never leave it running)."""
-    process.send_signal(signal.SIGINT)
+    """Stop `python app.py` and return what it printed (never leave it running)."""
+    # terminate(), not Ctrl+C's SIGINT: a shell that starts the tests in the background makes
+    # its children ignore SIGINT, and Python then never raises KeyboardInterrupt.
+    process.terminate()
     try:
         return process.communicate(timeout=30)[0]
     except subprocess.TimeoutExpired:
