@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import sqlite3
+import threading
 import time
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -204,19 +205,84 @@ class TracedCursor(sqlite3.Cursor):
                 record.sql[-1]["error"] = error
 
 
+# SQLite lets one writer at a time hold a database; the others wait in its busy handler,
+# which sleeps and retries (1 ms, 2 ms, 5 ms... then every 100 ms). A hundred requests
+# retrying like that is a lottery: each release goes to whoever happens to retry first,
+# and an unlucky one can wait past the timeout while the others win again and again.
+# So writers of this process take a turn in a queue first (a lock, whose waiters sleep
+# until it is free), and only then ask SQLite for its lock, which is free by then unless
+# another process (the command line) holds it.
+WRITE_TURN_SECONDS = 30
+BUSY_TIMEOUT_SECONDS = 5
+_write_turns: dict[str, threading.Lock] = {}
+_write_turns_lock = threading.Lock()
+
+
+def _write_turn(path: str) -> threading.Lock:
+    with _write_turns_lock:
+        return _write_turns.setdefault(path, threading.Lock())
+
+
 class TracedConnection(sqlite3.Connection):
     """A connection whose statements all go through :class:`TracedCursor`.
 
     ``Connection.execute`` is a shortcut for ``cursor().execute``; it is spelled out here
     so that every way of running SQL (execute, executemany, executescript, a cursor) is
-    recorded the same way.
+    recorded the same way. A write transaction (``BEGIN IMMEDIATE``) waits for its turn
+    among this process's writers first, and gives it back when it commits, rolls back or
+    closes.
     """
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any):
+        super().__init__(database, *args, **kwargs)
+        self._turn = _write_turn(str(database))
+        self._has_turn = False
 
     def cursor(self, factory: Any = TracedCursor) -> sqlite3.Cursor:  # type: ignore[override]
         return super().cursor(factory)
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        return self.cursor().execute(sql, parameters)
+        if self._has_turn or sql.lstrip()[:15].upper() != "BEGIN IMMEDIATE":
+            return self.cursor().execute(sql, parameters)
+        if not self._turn.acquire(timeout=WRITE_TURN_SECONDS):
+            raise sqlite3.OperationalError("database is locked")  # answered as a 503
+        self._has_turn = True
+        try:
+            return self.cursor().execute(sql, parameters)
+        except BaseException:
+            self._give_turn_back()
+            raise
+
+    def _give_turn_back(self) -> None:
+        if self._has_turn:
+            self._has_turn = False
+            self._turn.release()
+
+    # `with conn:` commits or rolls back in C, without calling the methods below: each
+    # way a transaction ends gives the turn back.
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._give_turn_back()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._give_turn_back()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._give_turn_back()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._give_turn_back()
 
     def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
         return self.cursor().executemany(sql, seq_of_parameters)
@@ -242,10 +308,10 @@ def trace_statement(statement: str) -> None:
 
 def connect(path: Path, *, traced: bool = True) -> sqlite3.Connection:
     """Open a connection to the sandbox database."""
-    # timeout: wait up to 5 s for another writer instead of failing at once.
-    conn = sqlite3.connect(
-        path, timeout=5, factory=TracedConnection if traced else sqlite3.Connection
-    )
+    # timeout: wait for another process's writer (the command line) instead of failing at
+    # once; this process's writers queue for their turn before they ask (see above).
+    factory = TracedConnection if traced else sqlite3.Connection
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, factory=factory)
     conn.row_factory = sqlite3.Row
     if traced:
         conn.set_trace_callback(trace_statement)

@@ -8,6 +8,7 @@ shape everywhere, always with a ``detail`` that says what to do next.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
@@ -37,6 +38,13 @@ class SandboxError(Exception):
             self.status = status
         self.headers = headers or {}  # e.g. WWW-Authenticate on a 401, Retry-After on a 429
         self.extra = extra
+
+
+class DatabaseBusy(SandboxError):
+    """Too many writes waiting for the database: try again in a moment."""
+
+    status = 503
+    title = "Database busy"
 
 
 class InvalidBody(SandboxError):
@@ -192,6 +200,24 @@ def _server_error(error: InternalServerError) -> Response:
     )
 
 
+def _database_error(error: sqlite3.OperationalError) -> Response:
+    """A database too busy to write in time is a 503 to retry; any other error is a bug."""
+    from .record import current_record, event
+
+    if "locked" not in str(error) and "busy" not in str(error):
+        return _server_error(InternalServerError(original_exception=error))
+    record = current_record()
+    if record is not None:
+        event("sandbox", "database busy: every writer waited its turn and this one ran out")
+    return answer(
+        DatabaseBusy(
+            "The database had more writes queued than it could finish in time, so the write "
+            "this request asked for was not made: send it again in a moment.",
+            headers={"Retry-After": "1"},
+        )
+    )
+
+
 def _wants_html() -> bool:
     """Answer a browser on a page route with HTML; everything else gets JSON."""
     if request.blueprint not in ("pages", "notes"):
@@ -204,4 +230,5 @@ def init_app(app: Flask) -> None:
     """Answer every error as a problem (or an HTML page for a browser on a page route)."""
     app.register_error_handler(SandboxError, answer)
     app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(sqlite3.OperationalError, _database_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -7,6 +7,7 @@ configurations being compared, so a busy neighbour slows both alike.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import statistics
 import subprocess
@@ -42,16 +43,22 @@ def wait_until_up(port: int, timeout: float = 15) -> float:
 
 @contextmanager
 def sandbox_process(data_dir: Path, config: str = ""):
-    """Run ``python app.py`` (waitress, the default server) with ``config`` in its instance file."""
+    """Run ``python app.py`` (waitress, the default server) with ``config`` in its instance file.
+
+    The server's output is thrown away unless ``BENCH_SERVER_LOG`` names a file to keep it in
+    (where to look when a benchmark counts errors).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "config.py").write_text(config, encoding="utf-8")
     port = free_port()
+    log_name = os.environ.get("BENCH_SERVER_LOG")
+    log = open(log_name, "ab") if log_name else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir)],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_until_up(port)
@@ -60,6 +67,8 @@ def sandbox_process(data_dir: Path, config: str = ""):
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if log_name:
+            log.close()
 
 
 def throughput(
