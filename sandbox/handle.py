@@ -269,9 +269,16 @@ class Sandbox:
         return display.Source(data)
 
     def progress(self, module: str | None = None) -> display.Table:
-        """Show every challenge (or one module's) and whether it is solved."""
+        """Show the challenges that count (or one module's) and whether each is solved.
+
+        In a class whose instructor chose some challenges, only those are shown.
+        """
         data = self._api("GET", "/sandbox/progress")
-        rows = [c for c in data["challenges"] if module is None or c["module"] == module]
+        rows = [
+            c
+            for c in data["challenges"]
+            if c.get("in_scope", True) and (module is None or c["module"] == module)
+        ]
         return display.Table(rows, ["id", "title", "solved", "hint"])
 
     def class_progress(self) -> display.Table:

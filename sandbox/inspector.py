@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import __version__, db, notes, sql_console
+from . import __version__, class_room, db, notes, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
 from .errors import InvalidQuery, NotFound
@@ -169,12 +169,16 @@ def get_trace(trace_id: str) -> Any:
 @bp.get("/progress")
 @control_plane
 def get_progress() -> Any:
-    """List every challenge and whether it is solved."""
-    challenges = progress().report()
+    """List every challenge and whether it is solved; count the ones that count here."""
+    # In a class, the instructor's preset may choose the challenges that count: the counts
+    # are the ones the dashboard shows, and the others stay listed, marked out of scope.
+    scope = class_room.preset().in_scope
+    challenges = progress().report(frozenset(scope) if scope is not None else None)
+    counted = [c for c in challenges if c["in_scope"]]
     return {
         "challenges": challenges,
-        "solved": sum(c["solved"] for c in challenges),
-        "total": len(challenges),
+        "solved": sum(c["solved"] for c in counted),
+        "total": len(counted),
     }
 
 

@@ -95,8 +95,12 @@ class Progress:
         finally:
             conn.close()
 
-    def report(self) -> list[dict[str, Any]]:
-        """Return every challenge with whether it is solved, for the progress API."""
+    def report(self, scope: frozenset[str] | None = None) -> list[dict[str, Any]]:
+        """Return every challenge with whether it is solved and counts, for the progress API.
+
+        ``scope`` is the challenges that count (a class's preset may choose some); the
+        others are still listed, and still solvable, with ``in_scope`` false.
+        """
         solved = self.solved()
         return [
             {
@@ -107,6 +111,7 @@ class Progress:
                 "solved": c.id in solved,
                 "solved_at": solved.get(c.id, {}).get("solved_at"),
                 "trace_id": solved.get(c.id, {}).get("trace_id"),
+                "in_scope": scope is None or c.id in scope,
             }
             for module_name, c in self.challenges()
         ]

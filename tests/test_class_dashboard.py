@@ -559,9 +559,18 @@ def test_the_preset_sets_up_the_room(tmp_path):
         ada.get("server/status/418")
         assert ada.request("POST", "api/notes", json={}).status_code == 422
         assert ada.request("POST", "api/notes", json={"title": "fixed"}).status_code == 201
-        assert ada.get("sandbox/progress").json()["solved"] == 2  # api.fix_422: out of scope
+        # The student's own progress counts what the dashboard counts; api.fix_422 (solved
+        # too) stays listed, marked out of scope.
+        own = ada.get("sandbox/progress").json()
+        assert (own["solved"], own["total"]) == (1, total(room, "server") + 1)
+        listed = {c["id"]: c for c in own["challenges"]}
+        assert listed["api.fix_422"]["solved"] and not listed["api.fix_422"]["in_scope"]
+        assert listed["api.paginate"]["in_scope"] and listed["server.teapot"]["in_scope"]
+        with Sandbox.connect(ada.url, token=ada.token) as sb:
+            shown_ids = [row["id"] for row in sb.progress()]
+        assert "api.fix_422" not in shown_ids and "api.paginate" in shown_ids
         row = students(teacher, room)["Ada"]
-        assert row["total"] == total(room, "server") + 1
+        assert row["total"] == own["total"] and row["solved"] == own["solved"]
         assert set(row["progress"]) == {"server", "api"}
         assert row["solved"] == 1 and row["progress"]["api"] == {"solved": 0, "total": 1}
         shown = teacher.get(f"{room.url}/class/api/room").json()

@@ -392,33 +392,49 @@
 
   let challenges = [];
 
-  function showProgress() {
+  function challengeSections(list) {
     // One group per module, in the order the modules come.
     const byModule = new Map();
-    for (const c of challenges) {
+    for (const c of list) {
       if (!byModule.has(c.module)) byModule.set(c.module, []);
       byModule.get(c.module).push(c);
     }
-    challengeGroups.replaceChildren(
-      ...[...byModule].map(([module, list]) => {
-        const card = cardOf(module);
-        const title = card ? $(".module-title", card).textContent : module;
-        const done = list.filter((c) => c.solved).length;
-        return el(
-          "section",
-          { class: "challenge-group", "data-challenge-module": module },
-          el("h3", {}, title, " ", el("span", { class: "muted" }, `${done} of ${list.length}`)),
-          el("ul", { class: "challenges" }, ...list.map(challengeItem)),
-        );
-      }),
-    );
+    return [...byModule].map(([module, group]) => {
+      const card = cardOf(module);
+      const title = card ? $(".module-title", card).textContent : module;
+      const done = group.filter((c) => c.solved).length;
+      return el(
+        "section",
+        { class: "challenge-group", "data-challenge-module": module },
+        el("h3", {}, title, " ", el("span", { class: "muted" }, `${done} of ${group.length}`)),
+        el("ul", { class: "challenges" }, ...group.map(challengeItem)),
+      );
+    });
+  }
+
+  function showProgress() {
+    // In a class, the instructor may choose the challenges that count: those come first
+    // and make the count; the others stay solvable, folded away below.
+    const counted = challenges.filter((c) => c.in_scope !== false);
+    const others = challenges.filter((c) => c.in_scope === false);
+    challengeGroups.replaceChildren(...challengeSections(counted));
+    if (others.length) {
+      challengeGroups.append(
+        el(
+          "details",
+          { class: "challenges-out-of-scope", "data-out-of-scope": "" },
+          el("summary", {}, `${others.length} more, not counted in this class`),
+          ...challengeSections(others),
+        ),
+      );
+    }
     if (!challenges.length) {
       challengeGroups.append(el("p", { class: "muted" }, "No challenges yet."));
     }
-    const solved = challenges.filter((c) => c.solved).length;
-    $("[data-progress-count]").textContent = `${solved} of ${challenges.length} solved`;
+    const solved = counted.filter((c) => c.solved).length;
+    $("[data-progress-count]").textContent = `${solved} of ${counted.length} solved`;
     const bar = $("[data-progress-bar]");
-    bar.max = Math.max(challenges.length, 1);
+    bar.max = Math.max(counted.length, 1);
     bar.value = solved;
   }
 

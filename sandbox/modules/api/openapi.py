@@ -300,6 +300,10 @@ SCHEMAS: dict[str, Any] = {
             "solved": {"type": "boolean"},
             "solved_at": {"type": ["string", "null"]},
             "trace_id": {"type": ["string", "null"]},
+            "in_scope": {
+                "type": "boolean",
+                "description": "Whether it counts here (a class's preset may choose some)",
+            },
         },
     },
 }
