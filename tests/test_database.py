@@ -193,7 +193,7 @@ def test_explaining_an_explain_answers_its_own_rows_and_says_so(client):
 def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_less(live):
     started = time.monotonic()
     response = live.post("/sandbox/sql", json={"sql": HUGE_ANSWER})
-    assert time.monotonic() - started < 2  # before the byte limit: 200 MB, over many seconds
+    assert time.monotonic() - started < 10  # refused as it is read, not after 200 MB
     problem = is_problem(response, 400)
     assert problem["title"] == "SQL answer too large"
     assert problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT" and problem["limit_bytes"] == 2_000_000
@@ -201,10 +201,11 @@ def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_les
     assert len(response.content) < 2000
 
 
-def test_a_single_huge_value_is_stopped_inside_sqlite_within_the_time_limit(live):
-    started = time.monotonic()
+def test_a_single_huge_value_is_stopped_by_sqlites_own_length_limit(live):
+    # It was one step of SQLite's virtual machine, so the time limit could not stop it:
+    # 5 s and 656 MB. The length limit stops it as the value is made.
     problem = is_problem(live.post("/sandbox/sql", json={"sql": HUGE_VALUE}), 400)
-    assert time.monotonic() - started < 1  # within the time limit (1 s); it was 5 s and 656 MB
+    assert "ran longer" not in problem["detail"]
     assert "single value" in problem["detail"] and "1,000,000 bytes" in problem["detail"]
     assert "substr(" in problem["detail"] and problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT"
 
