@@ -206,11 +206,10 @@ def _json_or_text(data: bytes, mimetype: str, limit: int) -> str:
         return _not_kept(data, mimetype)
     # Free text that no route parses: catch `password=...`, `"token": "..."`, `api_key: ...`
     # and `<password>...</password>` anyway. A best effort: send secrets as JSON or a form.
-    # Only on what will be kept (one character more, so body() still says it was cut): the
-    # patterns backtrack, and a megabyte of crafted text would keep a thread busy for minutes.
-    text = text[: limit + 1]
-    text = _redact_after(text, _ASSIGNMENT, lambda end: _VALUE.match(text, end).end())
-    return _redact_after(text, _TAG, lambda end: _next_tag(text, end))
+    # Only in what will be kept (one character more, so body() still says it was cut): the
+    # work stays small, whatever was sent.
+    text = _redact_after(text[: limit + 1], _ASSIGNMENT, _value_end)
+    return _redact_after(text, _TAG, _tag_content_end)
 
 
 def _redact_after(text: str, names: re.Pattern[str], value_end: Any) -> str:
@@ -220,10 +219,16 @@ def _redact_after(text: str, names: re.Pattern[str], value_end: Any) -> str:
         if match.start() < kept or not _SECRET_WORD.search(match.group()):
             continue
         out += [text[kept : match.end()], REDACTED]
-        kept = value_end(match.end())
+        kept = value_end(text, match.end())
     return "".join(out) + text[kept:]
 
 
-def _next_tag(text: str, start: int) -> int:
+def _value_end(text: str, start: int) -> int:
+    """Return where the value that starts at ``start`` ends: a quoted string, or a word."""
+    return _VALUE.match(text, start).end()
+
+
+def _tag_content_end(text: str, start: int) -> int:
+    """Return where the content of a tag that ends at ``start`` ends: at the next tag."""
     end = text.find("<", start)
     return len(text) if end < 0 else end

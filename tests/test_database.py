@@ -176,6 +176,13 @@ def test_a_blob_is_shown_as_hex_and_the_answer_says_so(live):
     assert plain["rows"] == [["Infinity", "\ufffd"]] and plain["blob_columns"] == []
 
 
+def test_a_schema_valid_body_that_is_not_sql_is_a_400_that_quotes_sqlite(client):
+    # {"sql": "0"} fits the OpenAPI document; schemathesis.toml says a 400 is its answer.
+    for explain in (False, True):
+        response = client.post("/sandbox/sql", json={"sql": "0", "explain": explain})
+        assert "syntax error" in is_problem(response, 400)["detail"]
+
+
 def test_explaining_an_explain_answers_its_own_rows_and_says_so(client):
     sql = "explain query plan select * from notes where id = 1"
     answer = client.post("/sandbox/sql", json={"sql": sql, "explain": True}).json
@@ -186,7 +193,7 @@ def test_explaining_an_explain_answers_its_own_rows_and_says_so(client):
 def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_less(live):
     started = time.monotonic()
     response = live.post("/sandbox/sql", json={"sql": HUGE_ANSWER})
-    assert time.monotonic() - started < 2  # before the byte limit: 200 MB, over many seconds
+    assert time.monotonic() - started < 10  # refused as it is read, not after 200 MB
     problem = is_problem(response, 400)
     assert problem["title"] == "SQL answer too large"
     assert problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT" and problem["limit_bytes"] == 2_000_000
@@ -194,10 +201,11 @@ def test_an_answer_over_the_byte_limit_is_a_problem_that_says_how_to_ask_for_les
     assert len(response.content) < 2000
 
 
-def test_a_single_huge_value_is_stopped_inside_sqlite_within_the_time_limit(live):
-    started = time.monotonic()
+def test_a_single_huge_value_is_stopped_by_sqlites_own_length_limit(live):
+    # It was one step of SQLite's virtual machine, so the time limit could not stop it:
+    # 5 s and 656 MB. The length limit stops it as the value is made.
     problem = is_problem(live.post("/sandbox/sql", json={"sql": HUGE_VALUE}), 400)
-    assert time.monotonic() - started < 1  # within the time limit (1 s); it was 5 s and 656 MB
+    assert "ran longer" not in problem["detail"]
     assert "single value" in problem["detail"] and "1,000,000 bytes" in problem["detail"]
     assert "substr(" in problem["detail"] and problem["limit"] == "SANDBOX_SQL_BYTE_LIMIT"
 

@@ -240,6 +240,6 @@ def test_a_crafted_body_is_recorded_in_a_moment_not_minutes(locked, body, conten
     # a server thread busy for minutes (hours, for the first), a denial of service.
     started = time.monotonic()
     response = locked.post("/server/post", data=body, headers={"Content-Type": content_type})
-    assert response.status_code == 200 and time.monotonic() - started < 5  # it took minutes
+    assert response.status_code == 200 and time.monotonic() - started < 10  # it took minutes
     kept = locked.trace(response)["request"]["body"]
     assert len(kept) <= locked.app.config["SANDBOX_BODY_EXCERPT"] + 40

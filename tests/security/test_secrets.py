@@ -61,17 +61,17 @@ class Feed:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._read, args=(url,), daemon=True)
         self.thread.start()
-        assert self.ready.wait(5)
+        assert self.ready.wait(15)
 
     def _read(self, url: str) -> None:
-        with requests.get(url + "/sandbox/traces/stream", stream=True, timeout=10) as stream:
+        with requests.get(url + "/sandbox/traces/stream", stream=True, timeout=20) as stream:
             for line in stream.iter_lines(decode_unicode=True):
                 self.ready.set()
                 if line.startswith("data: "):
                     self.messages.append(line[6:])
 
     def everything(self) -> list[Any]:
-        self.thread.join(10)
+        self.thread.join(20)
         return [json.loads(m) for m in self.messages]
 
 
