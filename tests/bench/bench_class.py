@@ -5,7 +5,10 @@ For each room size it starts `python app.py --class-mode` (waitress) and simulat
 every student joins, switches auth on in their workspace and registers (a login, with its
 scrypt hash), opens the live feed, then sends one request every 0.5-2 s for SECONDS: a note
 written, the notes listed, /server/get, their records, their progress. It prints p50, p95
-and p99 per kind of request, the errors, and the server's CPU and memory.
+and p99 per kind of request, the errors, and the server's CPU and memory, twice: for the
+whole run, whose start is the whole room arriving in the same second (every join and
+login at once), and for the lesson itself, once everyone is in.
+BENCH_SERVER_LOG=server.log keeps the server's output (its tracebacks, if any).
 """
 
 from __future__ import annotations
@@ -61,14 +64,15 @@ def call(port, method, path, body=None, headers=None, conn=None):
     return response.status, data, elapsed
 
 
-def student(port, code, number, stop, times, errors, feeds_open):
+def student(port, code, number, stop, times, errors, feeds_open, arrived):
     """One student: join, log in once, open the feed, then work until ``stop``."""
     status, data, ms = call(
         port, "POST", "/class/join", {"name": f"student {number}", "code": code}
     )
-    times.setdefault("join", []).append(ms)
+    times.setdefault("join", []).append((time.monotonic(), ms))
     if status != 201:
         errors.append(f"join {status}")
+        arrived.append(time.monotonic())
         return
     joined = json.loads(data)
     base = "/" + joined["url"].split("/", 3)[3]
@@ -83,7 +87,7 @@ def student(port, code, number, stop, times, errors, feeds_open):
         token,
         conn,
     )
-    times.setdefault("login (register)", []).append(ms)
+    times.setdefault("login (register)", []).append((time.monotonic(), ms))
     headers = dict(token)
     if status != 201:
         errors.append(f"register {status}")
@@ -92,17 +96,19 @@ def student(port, code, number, stop, times, errors, feeds_open):
     threading.Thread(
         target=feed, args=(port, base, token, stop, errors, feeds_open), daemon=True
     ).start()
+    arrived.append(time.monotonic())
     rng = random.Random(number)
     while time.monotonic() < stop:
         time.sleep(rng.uniform(0.5, 2.0))
         method, path, body = rng.choice(MIX)
+        sent = time.monotonic()
         try:
             status, _, ms = call(port, method, base + path, body, headers, conn)
         except OSError as error:
             errors.append(f"{method} {path}: {error}")
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             continue
-        times.setdefault(f"{method} {path.split('?')[0]}", []).append(ms)
+        times.setdefault(f"{method} {path.split('?')[0]}", []).append((sent, ms))
         if status >= 400:
             errors.append(f"{status} {method} {path}")
     conn.close()
@@ -147,9 +153,13 @@ def room(size: int) -> None:
         times: dict[str, list[float]] = {}
         errors: list[str] = []
         feeds_open: list[int] = []
+        arrived: list[float] = []
         stop = time.monotonic() + SECONDS
         students = [
-            threading.Thread(target=student, args=(port, code, i, stop, times, errors, feeds_open))
+            threading.Thread(
+                target=student,
+                args=(port, code, i, stop, times, errors, feeds_open, arrived),
+            )
             for i in range(size)
         ]
         started = time.monotonic()
@@ -160,18 +170,32 @@ def room(size: int) -> None:
         elapsed = time.monotonic() - started
         cpu = sum(server.cpu_times()[:2]) - cpu_before
         rss = server.memory_info().rss / 2**20
+    everyone_in = max(arrived)
     print(f"\n{size} students, {SECONDS} s each (feeds open: {len(feeds_open)}):")
-    total = 0
-    for kind, values in sorted(times.items()):
-        total += len(values)
-        print(
-            f"  {kind:<24} n={len(values):5d}  p50 {statistics.median(values):7.1f} ms"
-            f"  p95 {percentile(values, 0.95):7.1f} ms  p99 {percentile(values, 0.99):7.1f} ms"
-        )
+    settle = everyone_in - started
+    print(f"  the whole run, the room arriving at once (all in after {settle:.1f} s):")
+    total = table(times, lambda sent: True)
+    print(f"  the lesson, once everyone is in ({stop - everyone_in:.0f} s):")
+    table(times, lambda sent: sent > everyone_in)
     print(
         f"  requests: {total} in {elapsed:.0f} s; errors: {len(errors)} {sorted(set(errors))[:5]}"
     )
     print(f"  server CPU: {cpu:.1f} s ({cpu / elapsed:.0%} of one core); memory: {rss:.0f} MB")
+
+
+def table(times, chosen) -> int:
+    """Print p50, p95 and p99 of each kind of request sent when ``chosen(sent)``; count them."""
+    total = 0
+    for kind, samples in sorted(times.items()):
+        values = [ms for sent, ms in samples if chosen(sent)]
+        if not values:
+            continue
+        total += len(values)
+        print(
+            f"    {kind:<22} n={len(values):5d}  p50 {statistics.median(values):7.1f} ms"
+            f"  p95 {percentile(values, 0.95):7.1f} ms  p99 {percentile(values, 0.99):7.1f} ms"
+        )
+    return total
 
 
 if __name__ == "__main__":
