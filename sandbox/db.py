@@ -209,54 +209,62 @@ class TracedCursor(sqlite3.Cursor):
 # which sleeps and retries (1 ms, 2 ms, 5 ms... then every 100 ms). A hundred requests
 # retrying like that is a lottery: each release goes to whoever happens to retry first,
 # and an unlucky one can wait past the timeout while the others win again and again.
-# So writers of this process take a turn in a queue first (a lock, whose waiters sleep
-# until it is free), and only then ask SQLite for its lock, which is free by then unless
-# another process (the command line) holds it.
+# So every write transaction of this process takes a turn in a queue first (a lock, whose
+# waiters sleep until it is free), and only then asks SQLite for its lock, which is free by
+# then unless another process (the command line) holds it. A write transaction starts
+# with BEGIN IMMEDIATE, or with the first INSERT, UPDATE or DELETE outside a transaction
+# (Python's sqlite3 opens one there on its own), and ends at commit, rollback or close.
 WRITE_TURN_SECONDS = 30
 BUSY_TIMEOUT_SECONDS = 5
-_write_turns: dict[str, threading.Lock] = {}
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_write_turns: dict[str, threading.RLock] = {}
 _write_turns_lock = threading.Lock()
 
 
-def _write_turn(path: str) -> threading.Lock:
+def _write_turn(path: str) -> threading.RLock:
     with _write_turns_lock:
-        return _write_turns.setdefault(path, threading.Lock())
+        # Reentrant: a thread already writing through one connection is not made to wait
+        # for itself by a second one (SQLite would still refuse the second, as before).
+        return _write_turns.setdefault(path, threading.RLock())
 
 
-class TracedConnection(sqlite3.Connection):
-    """A connection whose statements all go through :class:`TracedCursor`.
-
-    ``Connection.execute`` is a shortcut for ``cursor().execute``; it is spelled out here
-    so that every way of running SQL (execute, executemany, executescript, a cursor) is
-    recorded the same way. A write transaction (``BEGIN IMMEDIATE``) waits for its turn
-    among this process's writers first, and gives it back when it commits, rolls back or
-    closes.
-    """
+class Connection(sqlite3.Connection):
+    """A connection whose write transactions wait for their turn among this process's."""
 
     def __init__(self, database: Any, *args: Any, **kwargs: Any):
         super().__init__(database, *args, **kwargs)
         self._turn = _write_turn(str(database))
         self._has_turn = False
 
-    def cursor(self, factory: Any = TracedCursor) -> sqlite3.Cursor:  # type: ignore[override]
-        return super().cursor(factory)
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
-        if self._has_turn or sql.lstrip()[:15].upper() != "BEGIN IMMEDIATE":
-            return self.cursor().execute(sql, parameters)
-        if not self._turn.acquire(timeout=WRITE_TURN_SECONDS):
-            raise sqlite3.OperationalError("database is locked")  # answered as a 503
-        self._has_turn = True
-        try:
-            return self.cursor().execute(sql, parameters)
-        except BaseException:
-            self._give_turn_back()
-            raise
+    def _wait_for_turn(self, sql: str) -> None:
+        if self._has_turn:
+            return
+        head = sql.lstrip()[:15].upper()
+        if head.startswith("BEGIN IMMEDIATE") or (
+            head.startswith(_WRITES) and not self.in_transaction
+        ):
+            if not self._turn.acquire(timeout=WRITE_TURN_SECONDS):
+                raise sqlite3.OperationalError("database is locked")  # answered as a 503
+            self._has_turn = True
 
     def _give_turn_back(self) -> None:
-        if self._has_turn:
+        if self._has_turn and not self.in_transaction:
             self._has_turn = False
             self._turn.release()
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:  # type: ignore[override]
+        self._wait_for_turn(sql)
+        try:
+            return self.cursor().execute(sql, parameters)
+        finally:
+            self._give_turn_back()  # a statement that wrote nothing (failed, or a read)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
+        self._wait_for_turn(sql)
+        try:
+            return self.cursor().executemany(sql, seq_of_parameters)
+        finally:
+            self._give_turn_back()
 
     # `with conn:` commits or rolls back in C, without calling the methods below: each
     # way a transaction ends gives the turn back.
@@ -282,10 +290,21 @@ class TracedConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            self._give_turn_back()
+            if self._has_turn:  # closed inside a transaction: SQLite rolled it back
+                self._has_turn = False
+                self._turn.release()
 
-    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:  # type: ignore[override]
-        return self.cursor().executemany(sql, seq_of_parameters)
+
+class TracedConnection(Connection):
+    """A connection whose statements all go through :class:`TracedCursor`.
+
+    ``Connection.execute`` is a shortcut for ``cursor().execute``; it is spelled out in
+    :class:`Connection` so that every way of running SQL (execute, executemany,
+    executescript, a cursor) is recorded the same way.
+    """
+
+    def cursor(self, factory: Any = TracedCursor) -> sqlite3.Cursor:  # type: ignore[override]
+        return super().cursor(factory)
 
     def executescript(self, sql_script: str, /) -> sqlite3.Cursor:  # type: ignore[override]
         return self.cursor().executescript(sql_script)
@@ -310,7 +329,7 @@ def connect(path: Path, *, traced: bool = True) -> sqlite3.Connection:
     """Open a connection to the sandbox database."""
     # timeout: wait for another process's writer (the command line) instead of failing at
     # once; this process's writers queue for their turn before they ask (see above).
-    factory = TracedConnection if traced else sqlite3.Connection
+    factory = TracedConnection if traced else Connection
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, factory=factory)
     conn.row_factory = sqlite3.Row
     if traced:
