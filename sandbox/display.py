@@ -141,7 +141,7 @@ _WHERE = {
     "SANDBOX_TOKEN": "the token you gave Sandbox.connect (a class workspace's page shows it "
     "under From a notebook or a terminal): export SANDBOX_TOKEN=... first.",
     "AUTH": "the credentials this request sent, not shown. For Basic, curl -u USER:PASSWORD "
-    "builds the whole header; for Bearer, it is the token POST /auth/tokens gave you.",
+    "builds the whole header; for Bearer, it is the token the server gave you.",
 }
 
 
