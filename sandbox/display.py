@@ -7,8 +7,14 @@ Each class is plain data (a dict or a list, so code can use it) with a
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from html import escape
 from typing import Any
+
+import requests
+
+from .redact import COOKIE_HEADERS, SECRET_HEADERS, SECRET_NAME
 
 STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
 
@@ -123,6 +129,113 @@ class Source(dict):
         )
 
 
+# --- the same request with curl ---
+
+# Headers requests adds by itself: curl sends its own, so the line leaves them out.
+_DEFAULT_HEADERS = {k.lower(): v for k, v in requests.utils.default_headers().items()}
+# A body longer than this goes to a file: a one-line command of 2,000 characters reads badly.
+BODY_SHOWN = 400
+# Shell variables that stand for secrets, by header; any other secret header gets its own name.
+_VARIABLES = {"x-sandbox-token": "SANDBOX_TOKEN", "authorization": "AUTH"}
+_WHERE = {
+    "SANDBOX_TOKEN": "the token you gave Sandbox.connect (a class workspace's page shows it "
+    "under From a notebook or a terminal): export SANDBOX_TOKEN=... first.",
+    "AUTH": "the credentials this request sent, not shown. For Basic, curl -u USER:PASSWORD "
+    "builds the whole header; for Bearer, it is the token the server gave you.",
+}
+
+
+class Curl(str):
+    """A curl command line, as a plain string, with ``notes`` on the placeholders it holds."""
+
+    notes: tuple[str, ...] = ()
+
+
+def _escaped(text: str) -> str:
+    # Inside "...", a POSIX shell still expands $, ` and \; a backslash keeps them as typed.
+    return re.sub(r'([\\"$`])', r"\\\1", text)
+
+
+def _is_secret(name: str) -> bool:
+    lower = name.lower()
+    return lower in SECRET_HEADERS or lower in COOKIE_HEADERS or bool(SECRET_NAME.search(name))
+
+
+def _secret_header(name: str, value: str) -> tuple[str, str, str]:
+    """Return the curl arguments for a secret header, its variable, and where to find it."""
+    if name.lower() == "cookie":
+        names = ", ".join(p.split("=", 1)[0].strip() for p in value.split(";") if p.strip())
+        where = (
+            f"the cookies this request sent ({names}), not shown: sb.session.cookies.get_dict() "
+            "has them (curl keeps its own with -c jar.txt -b jar.txt)."
+        )
+        return '-b "$COOKIES"', "COOKIES", where
+    variable = _VARIABLES.get(name.lower()) or "H_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+    scheme, _, rest = value.partition(" ")
+    # Authorization keeps its scheme (Basic, Bearer...): it teaches, the rest is the secret.
+    shown = f"{scheme} ${variable}" if rest and scheme.isalnum() else f"${variable}"
+    where = _WHERE.get(variable, f"the value of this request's {name} header, not shown.")
+    # Double quotes, not shlex's single ones: the shell must put the variable's value in.
+    return f'-H "{_escaped(name)}: {shown}"', variable, where
+
+
+def _body(request: requests.PreparedRequest) -> tuple[list[str], list[str]]:
+    """Return the curl arguments that send the request's body, and a note if it is a file."""
+    body = request.body
+    if not body:
+        return [], []
+    size = len(body)
+    try:
+        text = body.decode() if isinstance(body, bytes) else body
+    except UnicodeDecodeError:
+        text = None
+    if text is None or len(text) > BODY_SHOWN:
+        kind = request.headers.get("Content-Type", "")
+        file = "body.json" if "json" in kind else "body.txt" if text is not None else "body.bin"
+        note = f"@{file}: this {size:,}-byte body, too long to show; save r.request.body in {file}."
+        return ["--data-binary", "@" + file], [note]
+    # -d would read a file for a body starting with @; --data-raw never does.
+    return ["--data-raw" if text.startswith("@") else "-d", shlex.quote(text)], []
+
+
+def curl_command(response: requests.Response) -> Curl:
+    """Return a curl command that sends the request behind a response, secrets left out.
+
+    The request is the first of any redirect chain; -L follows the rest, as requests
+    did. On Windows PowerShell, type curl.exe: there, plain curl is another command.
+    """
+    first = response.history[0] if response.history else response
+    request = first.request
+    args = ["curl", "-I" if request.method == "HEAD" else "-i"]
+    if response.history:
+        args.append("-L")
+    body, notes = _body(request)
+    if request.method not in ("GET", "HEAD") and not (request.method == "POST" and body):
+        args += ["-X", request.method]  # curl -d means POST already
+    variables: dict[str, str] = {}
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower == "content-length" or _DEFAULT_HEADERS.get(lower) == value:
+            continue  # curl counts the body itself, and sends its own defaults
+        if lower == "content-type" and value == "application/x-www-form-urlencoded" and body:
+            continue  # what curl -d says anyway
+        if _is_secret(name):
+            argument, variable, where = _secret_header(name, value)
+            args.append(argument)
+            variables[variable] = where
+        else:
+            args += ["-H", shlex.quote(f"{name}: {value}")]
+    cookies_set = any("Set-Cookie" in hop.headers for hop in response.history)
+    if cookies_set and "COOKIES" not in variables:
+        # curl forgets cookies between redirects unless its cookie engine is on: -b turns it on.
+        args += ["-b", "jar.txt", "-c", "jar.txt"]
+        notes.append("jar.txt: curl's cookie jar, so the cookies set on the way are sent on.")
+    args += [*body, shlex.quote(request.url or "")]
+    command = Curl(" ".join(args))
+    command.notes = tuple(f"${v}: {where}" for v, where in variables.items()) + tuple(notes)
+    return command
+
+
 def response_html(response: Any) -> str:
     """Show a response as its status line, headers, body and record id."""
     content_type = response.headers.get("Content-Type", "")
@@ -152,5 +265,16 @@ def response_html(response: Any) -> str:
         + "<details><summary>Headers</summary>"
         + _pairs(dict(response.headers))
         + "</details>"
-        + f"<pre>{escape(body)}</pre></div>"
+        + f"<pre>{escape(body)}</pre>"
+        + _curl_html(response)
+        + "</div>"
+    )
+
+
+def _curl_html(response: Any) -> str:
+    command = curl_command(response)
+    notes = "".join(f"<br>{escape(note)}" for note in command.notes)
+    return (
+        f"<p>The same request with curl (r.curl):</p><pre><code>{escape(command)}</code></pre>"
+        f"<p style='font-size:12px'>Windows PowerShell: type curl.exe, not curl.{notes}</p>"
     )

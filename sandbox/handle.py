@@ -1,10 +1,11 @@
 """The notebook handle: start or reach a sandbox and drive it from Python.
 
 ``Sandbox.start()`` runs a real sandbox in this process, on a free port, in a
-background thread; ``Sandbox.connect(url)`` reaches one running elsewhere. Both
-talk HTTP through the same endpoints a browser uses, so what a notebook shows
-and what the landing page shows never disagree. Only ``sb.db`` goes around
-HTTP, straight to the SQLite file, and only for an in-process sandbox.
+background thread; ``Sandbox.connect(url)`` reaches one running elsewhere (a
+class workspace, ``python app.py``). Both talk HTTP through the same endpoints a
+browser uses, so what a notebook shows and what the landing page shows never
+disagree. Only ``sb.db`` and ``sb.data_dir`` go around HTTP, straight to the
+files, and only for an in-process sandbox.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -35,6 +36,13 @@ class SandboxProblem(Exception):
         super().__init__(f"{response.status_code}: {self.problem.get('detail')}")
 
 
+class LocalOnly(RuntimeError):
+    """The handle reaches this sandbox over HTTP only, so its files are out of reach."""
+
+
+TOKEN_HEADER = "X-Sandbox-Token"
+
+
 class SandboxResponse(requests.Response):
     """A ``requests`` response that also knows its record and shows itself in Jupyter."""
 
@@ -42,6 +50,11 @@ class SandboxResponse(requests.Response):
     def trace_id(self) -> str | None:
         """Return the id of this request's record."""
         return self.headers.get("X-Sandbox-Trace")
+
+    @property
+    def curl(self) -> display.Curl:
+        """Return a curl command that sends this request again, with secrets as $VARIABLES."""
+        return display.curl_command(self)
 
     def _repr_html_(self) -> str:
         return display.response_html(self)
@@ -60,7 +73,7 @@ class Sandbox:
 
     def __init__(self, url: str, *, data_dir: Path | None = None):
         self.url = url.rstrip("/")
-        self.data_dir = data_dir
+        self._data_dir = data_dir
         self.session = requests.Session()
         self.last: SandboxResponse | None = None
         self._server: Any = None
@@ -133,7 +146,7 @@ class Sandbox:
         token = token or query.pop("token", None)
         sandbox = cls(urlunsplit(parts._replace(query=urlencode(query))))
         if token:
-            sandbox.session.headers["X-Sandbox-Token"] = token
+            sandbox.session.headers[TOKEN_HEADER] = token
         sandbox._wait_until_up(timeout=3)
         return sandbox
 
@@ -175,17 +188,36 @@ class Sandbox:
         self.stop()
 
     def __repr__(self) -> str:
-        where = f", data in {self.data_dir}" if self.data_dir else ""
+        where = f", data in {self._data_dir}" if self._data_dir else ""
         return f"<Sandbox {self.url}{where}>"
 
     # --- requests, as the requests library makes them ---
 
+    def url_for(self, path: str) -> str:
+        """Return the full URL of a path of the sandbox (a URL the sandbox gave out, as it is)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        prefix = urlsplit(self.url).path  # "/w/<id>" in a class workspace, else ""
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            # A path the sandbox handed out (a Location header, a link) has the prefix already:
+            # resolve it the way a browser does, from the server's root.
+            return urljoin(self.url, path)
+        return self.url + "/" + path.lstrip("/")
+
+    def client(self) -> requests.Session:
+        """Return a new ``requests.Session`` for this sandbox: a second browser, no cookies.
+
+        In a class workspace it carries the workspace's token, the key to the door: whoever
+        it logs in as (or not) is up to it, as for any other client.
+        """
+        session = requests.Session()
+        if TOKEN_HEADER in self.session.headers:
+            session.headers[TOKEN_HEADER] = self.session.headers[TOKEN_HEADER]
+        return session
+
     def request(self, method: str, path: str, **kwargs: Any) -> SandboxResponse:
         """Send a request to a path of the sandbox; returns a ``requests`` response."""
-        url = (
-            path if path.startswith(("http://", "https://")) else self.url + "/" + path.lstrip("/")
-        )
-        response = self.session.request(method, url, **kwargs)
+        response = self.session.request(method, self.url_for(path), **kwargs)
         response.__class__ = SandboxResponse  # same object, plus trace_id and a notebook view
         for hop in response.history:
             hop.__class__ = SandboxResponse
@@ -323,20 +355,33 @@ class Sandbox:
         rows = [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
         return display.Table(rows, data["columns"], plan=data.get("plan"), note=data.get("note"))
 
+    def _local_only(self, what: str) -> Path:
+        """Return the data folder, or say why a connected handle has none."""
+        if self._data_dir is None:
+            raise LocalOnly(
+                f"{what} reaches into the sandbox's folder on this computer, so it works only "
+                "for a sandbox started here with Sandbox.start(). This one was reached with "
+                "Sandbox.connect() (a class workspace, or python app.py): its files stay on "
+                'its server. Read its tables with sb.sql("select ...") instead, or run '
+                "this notebook with a sandbox of your own: sb = Sandbox.start()."
+            )
+        return self._data_dir
+
+    @property
+    def data_dir(self) -> Path:
+        """Return the sandbox's data folder (in-process sandboxes only)."""
+        return self._local_only("sb.data_dir")
+
     @property
     def db(self) -> Any:
         """Return a ``sqlite_utils.Database`` on the sandbox's file (in-process sandboxes only)."""
-        if self.data_dir is None:
-            raise RuntimeError(
-                "sb.db opens the database file directly, so it works only for a "
-                "sandbox started with Sandbox.start(). Over HTTP use sb.sql(...)."
-            )
+        data_dir = self._local_only("sb.db")
         if self._db is None:
             import sqlite3
 
             import sqlite_utils
 
             # check_same_thread=False: Jupyter may run cells on different threads.
-            conn = sqlite3.connect(self.data_dir / DATABASE_FILE, check_same_thread=False)
+            conn = sqlite3.connect(data_dir / DATABASE_FILE, check_same_thread=False)
             self._db = sqlite_utils.Database(conn)
         return self._db

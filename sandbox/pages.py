@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import markdown
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, Response, current_app, make_response, render_template, request
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from .classroom import is_class_mode
+from .classroom import is_class_mode, sent_token
 from .errors import NotFound
 from .guard import operator_ok
 from .registry import registry
@@ -27,17 +27,32 @@ LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> str | Response:
     """Show what the sandbox is, its modules with their switches, and the live requests."""
     if is_class_mode() and ENVIRON_KEY not in request.environ:
         return render_template("class_join.html")  # a class server's front page: join
     reg = registry()
-    return render_template(
+    access = workspace_access()
+    page = render_template(
         "index.html",
         modules=[reg.describe(m) for m in reg.modules.values()],
         lessons=lesson_names(),
         locked=not operator_ok(),  # beyond loopback, without the operator token
+        workspace=access,
     )
+    if access is None:
+        return page
+    # The page shows the workspace's token: no browser cache or proxy may keep a copy.
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def workspace_access() -> dict[str, str] | None:
+    """Return a class workspace's URL and the token this request carries, else None."""
+    if not is_class_mode() or ENVIRON_KEY not in request.environ:
+        return None
+    return {"url": request.url_root, "token": sent_token()}
 
 
 def lesson_names() -> list[str]:

@@ -8,6 +8,7 @@ falls back to it when no "python3" kernelspec is installed), so a plain
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -34,9 +35,8 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, f"no notebooks found in {NOTEBOOK_DIR}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_top_to_bottom(path: Path):
-    notebook = nbformat.read(path, as_version=4)
+def execute(notebook: nbformat.NotebookNode, name: str) -> None:
+    """Run a notebook top to bottom in a fresh kernel, as a learner would; fail with its error."""
     # The working directory is notebooks/, as when a learner opens the notebook in Jupyter.
     client = NotebookClient(
         notebook,
@@ -44,11 +44,19 @@ def test_notebook_runs_top_to_bottom(path: Path):
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
     )
+    # The kernel imports the package of this checkout, the one under test, whatever copy
+    # `pip install -e` points at.
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     try:
-        client.execute()
+        client.execute(env={**os.environ, "PYTHONPATH": pythonpath})
     except CellExecutionError as error:
         # The error's text holds the failing cell's source and its traceback.
-        pytest.fail(f"{path.name} failed:\n{error}", pytrace=False)
+        pytest.fail(f"{name} failed:\n{error}", pytrace=False)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom(path: Path):
+    execute(nbformat.read(path, as_version=4), path.name)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -59,6 +67,14 @@ def test_notebook_is_saved_without_outputs(path: Path):
     for number, cell in enumerate(code_cells(path), start=1):
         assert cell.outputs == [], f"code cell {number} of {path.name} has stored outputs"
         assert cell.execution_count is None, f"code cell {number} of {path.name} was run"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_shows_this_sandboxs_address_not_a_hard_coded_one(path: Path):
+    # A class workspace, a proxy prefix or Sandbox.start()'s port: never 127.0.0.1:5000. The
+    # curl line under each answer (r.curl) says the address of the sandbox really in use.
+    text = path.read_text(encoding="utf-8")
+    assert "127.0.0.1:5000" not in text, f"{path.name} names 127.0.0.1:5000"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
