@@ -74,7 +74,7 @@ def room(tmp_path) -> Iterator[LiveServer]:
 @pytest.fixture
 def students(room) -> Iterator[list[Student]]:
     """Thirty students who joined the room at once: student-00 to student-29."""
-    # Two digits each: no name is a part of another ("student-1" is in "student-12").
+    # Two digits each, so that no name is part of another ("student-1" of "student-12").
     joined = everyone(range(ROOM), lambda i: join(room, f"student-{i:02d}"))
     yield joined
     for student in joined:
