@@ -162,7 +162,10 @@ def room(size: int) -> None:
             )
             for i in range(size)
         ]
+        peak = [0.0]
+        watcher = threading.Thread(target=watch_memory, args=(server, stop, peak), daemon=True)
         started = time.monotonic()
+        watcher.start()
         for thread in students:
             thread.start()
         for thread in students:
@@ -170,6 +173,7 @@ def room(size: int) -> None:
         elapsed = time.monotonic() - started
         cpu = sum(server.cpu_times()[:2]) - cpu_before
         rss = server.memory_info().rss / 2**20
+        watcher.join()
     everyone_in = max(arrived)
     print(f"\n{size} students, {SECONDS} s each (feeds open: {len(feeds_open)}):")
     settle = everyone_in - started
@@ -180,7 +184,17 @@ def room(size: int) -> None:
     print(
         f"  requests: {total} in {elapsed:.0f} s; errors: {len(errors)} {sorted(set(errors))[:5]}"
     )
-    print(f"  server CPU: {cpu:.1f} s ({cpu / elapsed:.0%} of one core); memory: {rss:.0f} MB")
+    print(
+        f"  server CPU: {cpu:.1f} s ({cpu / elapsed:.0%} of one core); "
+        f"memory: {rss:.0f} MB at the end, {peak[0]:.0f} MB at the peak (sampled every 50 ms)"
+    )
+
+
+def watch_memory(server, stop, peak) -> None:
+    """Keep the largest resident size the server reaches until ``stop``, in MB."""
+    while time.monotonic() < stop:
+        peak[0] = max(peak[0], server.memory_info().rss / 2**20)
+        time.sleep(0.05)
 
 
 def table(times, chosen) -> int:
