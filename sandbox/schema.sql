@@ -50,3 +50,6 @@ CREATE TABLE IF NOT EXISTS notes (
 -- Lists of notes are read per workspace, newest or oldest first: this index lets
 -- SQLite find them in order without sorting the whole table (see EXPLAIN QUERY PLAN).
 CREATE INDEX IF NOT EXISTS notes_by_workspace_created ON notes (workspace, created_at);
+-- With logins on, each list and count is one owner's: without this index SQLite would read
+-- every note of the workspace (a whole room's, on a shared server) to find one person's.
+CREATE INDEX IF NOT EXISTS notes_by_owner_created ON notes (workspace, owner, created_at);

@@ -1,0 +1,93 @@
+"""The apps the sandbox is compared with, and the servers it is compared under.
+
+Run: python tests/bench/bare.py PORT APP SERVER
+APP is "sandbox" (the sandbox itself, records on, a fresh data dir in SANDBOX_DATA_DIR),
+"flask" (a bare Flask app answering /get with the same JSON as the sandbox's
+/server/get) or "httpbin" (httpbin itself: pip install httpbin into a scratch
+environment; it pins an old greenlet that playwright's contradicts, so it is not in
+requirements.txt). SERVER is "waitress" (the sandbox's default, with its settings: 64
+threads, lookahead 1) or "granian" (a Rust HTTP server that runs WSGI apps on Windows,
+macOS and Linux; pip install granian), given the same 64 threads for blocking work.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+
+THREADS = 64
+
+
+def bare_flask() -> Flask:
+    """Return a Flask app that echoes a GET the way /server/get does, and nothing more."""
+    app = Flask("bare")
+
+    @app.get("/get")
+    def get():
+        return jsonify(
+            args=request.args.to_dict(flat=True),
+            headers=dict(request.headers),
+            origin=request.remote_addr,
+            url=request.url,
+        )
+
+    @app.get("/sandbox/health")
+    def health():
+        return {"status": "ok"}
+
+    return app
+
+
+def httpbin_app() -> Flask:
+    """Return httpbin's app, with the health path the benchmarks poll before they start."""
+    from httpbin import app
+
+    app.add_url_rule("/sandbox/health", "health", lambda: {"status": "ok"})
+    return app
+
+
+def sandbox_app() -> Flask:
+    """Return the sandbox, as python app.py makes it."""
+    from sandbox import create_app
+
+    return create_app({"SANDBOX_DATA_DIR": os.environ["SANDBOX_DATA_DIR"]})
+
+
+def app():
+    """Return the app named by BENCH_APP (granian imports this module and calls it)."""
+    return {"sandbox": sandbox_app, "flask": bare_flask, "httpbin": httpbin_app}[
+        os.environ["BENCH_APP"]
+    ]()
+
+
+if __name__ == "__main__":
+    port, which, server = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.environ["BENCH_APP"] = which
+    if server == "waitress":
+        from waitress import serve
+
+        serve(
+            app(),
+            host="127.0.0.1",
+            port=int(port),
+            threads=THREADS,
+            channel_request_lookahead=1,
+            _quiet=True,
+        )
+    else:
+        from granian import Granian
+        from granian.constants import Interfaces
+
+        Granian(
+            "bare:app",
+            factory=True,
+            working_dir=Path(__file__).resolve().parent,
+            address="127.0.0.1",
+            port=int(port),
+            interface=Interfaces.WSGI,
+            blocking_threads=THREADS,
+            log_enabled=False,
+        ).serve()

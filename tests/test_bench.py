@@ -1,0 +1,41 @@
+"""The benchmarks still run: each once, small and quick, so none can rot unnoticed.
+
+The figures themselves come from running them in full on a quiet machine
+(python tests/bench/bench_speed.py, python tests/bench/bench_class.py 30 100); here only
+that they run to the end, measure something and count no error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from helpers import ROOT
+
+
+def run_bench(*args: str, **env: str) -> str:
+    finished = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    return finished.stdout
+
+
+def test_the_speed_benchmark_runs():
+    out = run_bench("tests/bench/bench_speed.py", "0.3")
+    assert re.search(r"sandbox  waitress  /server/get\s+\d+\s+\d+ us", out), out
+    assert re.search(r"under waitress: sandbox / flask\s+throughput \d+\.\d\d", out), out
+
+
+def test_the_class_benchmark_runs():
+    out = run_bench("tests/bench/bench_class.py", "3", BENCH_SECONDS="3")
+    assert "3 students, 3 s each (feeds open: 3)" in out, out
+    assert "errors: 0 []" in out, out
+    assert re.search(r"GET server/get\s+n=\s*\d+", out), out
