@@ -137,13 +137,31 @@ def list_traces() -> Any:
     }
 
 
+def last_event_id() -> int | None:
+    """Return the last message id a reconnecting feed saw, or None for a new feed.
+
+    A browser sends it by itself (the Last-Event-ID header, from the ``id:`` lines it
+    read); another client may send it, or ``?last_event_id=`` when it cannot set headers.
+    """
+    value = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if value is None or value == "":
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise InvalidQuery(
+            f"Last-Event-ID must be the id of a message this feed sent (a whole number), "
+            f"not {value[:40]!r}. Leave it out to start from now."
+        )
+    return int(value)
+
+
 @bp.get("/traces/stream")
 @control_plane
 def trace_stream() -> Response:
     """Send each record as it completes, as Server-Sent Events."""
     seconds = float(current_app.config["SANDBOX_STREAM_SECONDS"])
+    after = last_event_id()
     take_slot("live feed")  # an open feed holds a thread: it takes a slot for slow answers
-    body = stream_with_context(stream(records(), seconds, client_gone()))
+    body = stream_with_context(stream(records(), seconds, client_gone(), after))
     return Response(
         body,
         mimetype="text/event-stream",

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -133,12 +133,16 @@ class RecordBuffer:
     with the number of requests.
     """
 
+    # How many live-feed messages are kept for a feed that reconnects (see subscribe).
+    BACKLOG = 200
+
     def __init__(self, limit: int):
         self.limit = limit
         self._records: OrderedDict[str, Record] = OrderedDict()
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue] = []
         self._sequence = 0
+        self._backlog: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=self.BACKLOG)
 
     def add(self, record: Record) -> None:
         """Keep a finished record and send it to the live feed."""
@@ -146,8 +150,8 @@ class RecordBuffer:
             self._records[record.id] = record
             while len(self._records) > self.limit:
                 self._records.popitem(last=False)
-        if self._subscribers:  # nobody watching: no summary to build
-            self.publish("trace", record.summary())
+        # Announced even with nobody watching: a feed that reconnects asks for what it missed.
+        self.publish("trace", record.summary())
 
     def get(self, record_id: str) -> Record | None:
         """Return one record by id."""
@@ -167,22 +171,41 @@ class RecordBuffer:
         return len(self._records)
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
-        """Send a message to every live-feed subscriber."""
+        """Send a message to every live-feed subscriber, and keep it for a while."""
         with self._lock:
             self._sequence += 1
             message = (self._sequence, kind, data)
+            self._backlog.append(message)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
             # A reader that stopped reading must not slow the server: drop its messages.
             with contextlib.suppress(queue.Full):
                 subscriber.put_nowait(message)
 
-    def subscribe(self) -> queue.Queue:
-        """Start receiving live-feed messages."""
+    def subscribe(self, after: int | None = None) -> tuple[queue.Queue, int]:
+        """Start receiving live-feed messages; with ``after``, first every one since it.
+
+        A browser's EventSource reconnects with the last id it saw (``Last-Event-ID``), so
+        what happened while it was away comes first. When the messages after ``after``
+        are no longer all kept (too many, or another run of the server numbered them), a
+        ``missed`` message says so instead: the page reloads what it shows. Also returns
+        the id the feed starts from, so a client that reconnects before any message
+        came still says where it was.
+        """
         subscriber: queue.Queue = queue.Queue(maxsize=1000)
         with self._lock:
+            start = self._sequence
+            if after is not None and after != self._sequence:
+                oldest = self._backlog[0][0] if self._backlog else self._sequence + 1
+                if oldest <= after + 1 and after < self._sequence:
+                    start = after
+                    for message in self._backlog:
+                        if message[0] > after:
+                            subscriber.put_nowait(message)
+                else:
+                    subscriber.put_nowait((self._sequence, "missed", {"after": after}))
             self._subscribers.append(subscriber)
-        return subscriber
+        return subscriber, start
 
     def unsubscribe(self, subscriber: queue.Queue) -> None:
         """Stop receiving live-feed messages."""
@@ -271,18 +294,24 @@ def init_app(app: Flask) -> None:
 
 
 def stream(
-    buffer: RecordBuffer, seconds: float, gone: Callable[[], bool] = lambda: False
+    buffer: RecordBuffer,
+    seconds: float,
+    gone: Callable[[], bool] = lambda: False,
+    after: int | None = None,
 ) -> Iterator[str]:
     """Yield Server-Sent Events for ``seconds``, then end so the browser reconnects.
 
     Ending now and then keeps a server thread from being held forever by an open
     tab; EventSource reconnects by itself after ``retry`` milliseconds. A tab that
     closes frees the thread within a second: ``gone()`` asks the server whether the
-    client is still there.
+    client is still there. ``after`` is the last message id the client saw: what came
+    since is sent first (see RecordBuffer.subscribe).
     """
-    subscriber = buffer.subscribe()
+    subscriber, start = buffer.subscribe(after)
     try:
-        yield "retry: 1000\n\n"
+        # The id sets the browser's Last-Event-ID even before any message arrives: a feed
+        # that ends quiet and reconnects still gets what happened in between.
+        yield f"retry: 1000\nid: {start}\n\n"
         deadline = time.monotonic() + seconds
         quiet_since = time.monotonic()
         while (left := deadline - time.monotonic()) > 0 and not gone():

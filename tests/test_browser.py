@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from helpers import serve
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
 import sandbox.pages
+from sandbox import create_app
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
@@ -273,3 +275,21 @@ def test_a_learner_signs_up_and_writes_a_note_with_auth_on(browser, live):
         screenshot(page, "notes-with-auth")
     # Another visitor (no cookie) sees nothing of Ada's: the API asks who they are.
     assert live.get("/api/notes").status_code == 401
+
+
+def test_what_happens_while_the_feed_reconnects_still_arrives(browser, tmp_path):
+    """The server ends each feed after SANDBOX_STREAM_SECONDS and the browser reconnects a
+    second later: a challenge solved in that second arrives with the reconnection (the
+    browser sends Last-Event-ID and the server replays what came since)."""
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_STREAM_SECONDS": 2})
+    with serve(app) as live, open_page(browser, live.url + "/") as page:
+        wait_live(page)
+        teapot = page.locator('[data-challenge="server.teapot"]')
+        expect(teapot).to_have_attribute("data-solved", "false")
+        # The feed ends: the page says it is reconnecting, and nothing is listening now.
+        expect(page.locator("[data-live]")).to_have_attribute(
+            "data-live", "connecting", timeout=5_000
+        )
+        assert live.get("/server/status/418").status_code == 418
+        expect(teapot).to_have_attribute("data-solved", "true")
+        expect(page.locator(".toast")).to_contain_text("Challenge solved: Get a 418 I'm a teapot")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from helpers import is_problem, serve
 
 from sandbox import create_app
+from sandbox.record import RecordBuffer
 
 SECRET = "hunter2-correct-horse"
 
@@ -200,3 +204,79 @@ def test_path_segments_named_like_secrets_are_redacted(live):
     record = live.trace(response)
     assert record["path"] == "/server/basic-auth/ada/[redacted]"
     assert "s3cret-pass" not in json.dumps(record)
+
+
+def feed_messages(url: str, until: Callable[[list[dict]], bool], **headers: str) -> list[dict]:
+    """Read the live feed at ``url`` until ``until(messages)``; each with its id and event."""
+    messages: list[dict] = []
+    with requests.get(url, stream=True, timeout=5, headers=headers) as feed:
+        assert feed.status_code == 200, feed.text
+        message: dict = {}
+        for line in feed.iter_lines(decode_unicode=True):
+            if line.startswith(("id: ", "event: ")):
+                key, _, value = line.partition(": ")
+                message[key] = value
+            elif line.startswith("data: "):
+                messages.append({**message, "data": json.loads(line[6:])})
+                message = {}
+                if until(messages):
+                    break
+    return messages
+
+
+def test_a_feed_that_reconnects_gets_what_it_missed_first_and_nothing_twice(tmp_path):
+    """The server ends a feed every 30 s and a tab may sleep: on the way back the browser
+    sends the last id it saw (Last-Event-ID), and the records made meanwhile come first."""
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_STREAM_SECONDS": 3})
+    with serve(app) as live:
+        stream_url = live.url + "/sandbox/traces/stream"
+
+        def seen(path: str) -> Callable[[list[dict]], bool]:
+            return lambda messages: any(m["data"].get("path") == path for m in messages)
+
+        requests.get(live.url + "/server/get", timeout=5)  # before any feed: not replayed
+        # A new feed starts from now: it sees a request, then the tab goes away.
+        buffer = app.extensions["sandbox.records"].get("local")
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(feed_messages, stream_url, seen("/server/status/201"))
+            deadline = time.monotonic() + 5
+            while not buffer._subscribers:  # the feed is open once it subscribed
+                assert time.monotonic() < deadline, "the feed never opened"
+                time.sleep(0.01)
+            requests.get(live.url + "/server/status/201", timeout=5)
+            before = reading.result()
+        assert all(m["data"].get("path") != "/server/get" for m in before)
+        last_id = before[-1]["id"]
+        # While it is away: three requests and a challenge solved.
+        for path in ("/server/status/202", "/server/status/418", "/server/status/204"):
+            requests.get(live.url + path, timeout=5)
+        again = feed_messages(stream_url, seen("/server/status/204"), **{"Last-Event-ID": last_id})
+        paths = [m["data"].get("path") for m in again if m["event"] == "trace"]
+        assert paths[:3] == ["/server/status/202", "/server/status/418", "/server/status/204"]
+        assert any(m["event"] == "challenge" and m["data"]["id"] == "server.teapot" for m in again)
+        ids = [int(m["id"]) for m in again]
+        assert ids == sorted(set(ids)) and ids[0] == int(last_id) + 1  # in order, none twice
+        # The same by query string, for a client that cannot set headers.
+        by_query = feed_messages(
+            f"{stream_url}?last_event_id={last_id}", seen("/server/status/204")
+        )
+        assert [m["id"] for m in by_query][: len(ids)] == [str(i) for i in ids]
+
+
+def test_a_feed_away_for_too_long_is_told_it_missed_some(tmp_path):
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path), "SANDBOX_STREAM_SECONDS": 2})
+    client = app.test_client()
+    for _ in range(RecordBuffer.BACKLOG + 10):
+        client.get("/server/get")
+    with serve(app) as live:
+        stream_url = live.url + "/sandbox/traces/stream"
+        stale = feed_messages(stream_url, lambda m: True, **{"Last-Event-ID": "3"})
+        from_another_run = feed_messages(stream_url, lambda m: True, **{"Last-Event-ID": "999999"})
+    assert stale[0]["event"] == "missed" and stale[0]["data"] == {"after": 3}
+    assert from_another_run[0]["event"] == "missed"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "１２", "9" * 19])
+def test_a_last_event_id_that_is_not_an_id_is_a_problem(client, value):
+    problem = is_problem(client.get(f"/sandbox/traces/stream?last_event_id={value}"), 400)
+    assert "Last-Event-ID" in problem["detail"]

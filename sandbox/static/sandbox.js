@@ -548,6 +548,8 @@
     });
     source.addEventListener("trace", (event) => onTrace(JSON.parse(event.data)));
     source.addEventListener("challenge", (event) => onChallenge(JSON.parse(event.data)));
+    // Away too long for the server to replay what we missed: load everything again.
+    source.addEventListener("missed", () => reloadAll().catch(() => {}));
   }
 
   updateEmpty();

@@ -530,11 +530,27 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "Server-Sent Events: each record as it completes",
                 "tags": ["sandbox"],
+                "parameters": [
+                    query(
+                        "last_event_id",
+                        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        "The last message id seen (as the Last-Event-ID header a browser "
+                        "sends when it reconnects): what came since is sent first",
+                    ),
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+                        "description": "Sent by a browser's EventSource when it reconnects",
+                    },
+                ],
                 "responses": {
                     "200": {
                         "description": "An event stream",
                         **content({"type": "string"}, "text/event-stream"),
-                    }
+                    },
+                    **problems(400),
                 },
             }
         },
