@@ -126,6 +126,11 @@ def event(module: str, message: str, **data: Any) -> None:
         record.event(module, message, **data)
 
 
+def sse(sequence: int, kind: str, data: dict[str, Any]) -> str:
+    """Return one Server-Sent Event: its id (for Last-Event-ID), its kind, its JSON data."""
+    return f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
 class RecordBuffer:
     """The last N records, newest last, plus the subscribers of the live feed.
 
@@ -142,7 +147,7 @@ class RecordBuffer:
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue] = []
         self._sequence = 0
-        self._backlog: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=self.BACKLOG)
+        self._backlog: deque[tuple[int, str]] = deque(maxlen=self.BACKLOG)
 
     def add(self, record: Record) -> None:
         """Keep a finished record and send it to the live feed."""
@@ -174,7 +179,9 @@ class RecordBuffer:
         """Send a message to every live-feed subscriber, and keep it for a while."""
         with self._lock:
             self._sequence += 1
-            message = (self._sequence, kind, data)
+            # Written as Server-Sent Events once, here, not once per open feed: with many
+            # tabs open, each message would otherwise be encoded by every one of them.
+            message = (self._sequence, sse(self._sequence, kind, data))
             self._backlog.append(message)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
@@ -203,7 +210,8 @@ class RecordBuffer:
                         if message[0] > after:
                             subscriber.put_nowait(message)
                 else:
-                    subscriber.put_nowait((self._sequence, "missed", {"after": after}))
+                    missed = sse(self._sequence, "missed", {"after": after})
+                    subscriber.put_nowait((self._sequence, missed))
             self._subscribers.append(subscriber)
         return subscriber, start
 
@@ -316,7 +324,7 @@ def stream(
         quiet_since = time.monotonic()
         while (left := deadline - time.monotonic()) > 0 and not gone():
             try:
-                sequence, kind, data = subscriber.get(timeout=min(left, 1))
+                _, text = subscriber.get(timeout=min(left, 1))
             except queue.Empty:
                 if time.monotonic() - quiet_since >= 15:
                     # A comment line: keeps proxies from closing a quiet stream, and a write
@@ -325,6 +333,6 @@ def stream(
                     yield ": keep-alive\n\n"
                 continue
             quiet_since = time.monotonic()
-            yield f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
+            yield text
     finally:
         buffer.unsubscribe(subscriber)
