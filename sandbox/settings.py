@@ -82,7 +82,10 @@ SETTINGS = (
     ),
     Setting(
         "SANDBOX_THREADS",
-        64,
+        # An open live feed (a browser tab) holds a thread: 400 serve 300 tabs and still
+        # leave threads for quick requests. A waiting thread costs little: 300 open feeds
+        # took the server from 64 to 81 MB (python tests/bench/bench_feeds.py).
+        400,
         "Requests served at once (python app.py --threads); slow answers and live feeds may "
         "hold all but a few of them",
     ),
