@@ -1,0 +1,102 @@
+"""Memory: flat under a long run of requests, and small with a room of idle workspaces.
+
+Run: python tests/bench/bench_memory.py [requests, default 100000]
+1. `python app.py`, then REQUESTS requests of a mix (a note written, the notes listed,
+   /server/get, a record read) on 8 connections: the server's memory every 10%.
+   Records are kept in a ring of SANDBOX_TRACE_LIMIT (500), so memory must level off.
+2. `python app.py --class-mode`, 100 students join, each sends 20 requests, then nothing:
+   the server's memory with 100 idle workspaces (each keeps its records and state).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import psutil  # noqa: E402
+
+from tests.bench.common import sandbox_process  # noqa: E402
+
+MIX = [
+    ("POST", "/api/notes", {"title": "a note", "body": "x" * 200}),
+    ("GET", "/api/notes?limit=20", None),
+    ("GET", "/server/get", None),
+    ("GET", "/sandbox/traces?limit=5", None),
+]
+
+
+def send(conn, method, path, body=None, headers=None):
+    payload = json.dumps(body) if body is not None else None
+    conn.request(
+        method,
+        path,
+        body=payload,
+        headers={**({"Content-Type": "application/json"} if payload else {}), **(headers or {})},
+    )
+    response = conn.getresponse()
+    data = response.read()
+    if response.status >= 400:
+        raise RuntimeError(f"{method} {path}: {response.status} {data[:200]!r}")
+    return data
+
+
+def work(port: int, worker: int, count: int) -> None:
+    """Send this worker's share of ``count`` requests of the mix, on one connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for i in range(worker, count, 8):
+        method, path, body = MIX[i % len(MIX)]
+        send(conn, method, path, body)
+    conn.close()
+
+
+def long_run(total: int) -> None:
+    print(f"{total:,} requests on one sandbox (8 connections):")
+    with sandbox_process(Path(tempfile.mkdtemp()) / "data") as (port, process):
+        server = psutil.Process(process.pid)
+        step = total // 10
+        for done in range(0, total, step):
+            threads = [threading.Thread(target=work, args=(port, w, step)) for w in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            rss = server.memory_info().rss / 2**20
+            print(f"  after {done + step:7,} requests: {rss:6.1f} MB")
+
+
+def idle_room(students: int = 100) -> None:
+    data_dir = Path(tempfile.mkdtemp()) / "data"
+    with sandbox_process(data_dir, "SANDBOX_CLASS_MODE = True\n") as (port, process):
+        from sandbox import create_app
+        from sandbox.classroom import join_code
+
+        code = join_code(create_app({"SANDBOX_DATA_DIR": str(data_dir)}))
+        server = psutil.Process(process.pid)
+        before = server.memory_info().rss / 2**20
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for number in range(students):
+            joined = json.loads(
+                send(conn, "POST", "/class/join", {"name": f"s{number}", "code": code})
+            )
+            base = "/" + joined["url"].split("/", 3)[3]
+            token = {"X-Sandbox-Token": joined["token"]}
+            for i in range(20):
+                method, path, body = MIX[i % len(MIX)]
+                send(conn, method, base + path.lstrip("/"), body, token)
+        conn.close()
+        after = server.memory_info().rss / 2**20
+    print(
+        f"{students} workspaces, 20 requests each, then idle: {after:.0f} MB "
+        f"(the class server alone: {before:.0f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    long_run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    idle_room()
