@@ -16,7 +16,7 @@ from sandbox import db
 from sandbox.record import Record
 from sandbox.registry import Module
 
-from . import keys, switch, tls
+from . import keys, switch
 from .challenges import CHALLENGES
 from .share import share_bp
 from .transform import TOKEN_START, cipher
@@ -54,6 +54,15 @@ def point_out_ciphertext(record: Record | None, response: Response) -> None:
         )
 
 
+def make_https_server(app: Flask, host: str, port: int) -> Any:
+    """Serve HTTPS (python app.py --https): see tls.py."""
+    # Imported when asked for: making certificates needs cryptography's x509 package, a
+    # tenth of a second to import, which a sandbox started without --https never pays.
+    from .tls import make_https_server as serve_https
+
+    return serve_https(app, host, port)
+
+
 module = Module(
     __name__,
     __doc__,
@@ -62,7 +71,7 @@ module = Module(
     enabled_by_default=False,
     after_request=point_out_ciphertext,
     # https_server: python app.py --https serves through it, whether encryption is on or off.
-    provides={"note_transform": cipher, "https_server": tls.make_https_server},
+    provides={"note_transform": cipher, "https_server": make_https_server},
     more_blueprints=(share_bp,),
     init_app=init_app,
     on_toggle=switch.on_toggle,
