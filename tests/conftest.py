@@ -6,7 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from helpers import CHROMIUM_ARGS, CHROMIUM_NOT_FOUND, LiveServer, chromium_path, serve
+from helpers import (
+    CHROMIUM_ARGS,
+    CHROMIUM_NOT_FOUND,
+    LiveServer,
+    Student,
+    chromium_path,
+    class_app,
+    join,
+    serve,
+)
 
 from sandbox import create_app
 
@@ -28,6 +37,25 @@ def live(app) -> Iterator[LiveServer]:
     """Serve the app over real HTTP on 127.0.0.1 and a free port, in a thread."""
     with serve(app) as server:
         yield server
+
+
+@pytest.fixture
+def room(tmp_path) -> Iterator[LiveServer]:
+    """A class server over real HTTP (python app.py --class-mode)."""
+    with serve(class_app(tmp_path / "data")) as server:
+        yield server
+
+
+@pytest.fixture
+def ada(room) -> Student:
+    """A student who joined ``room`` (whichever room the test module serves)."""
+    return join(room, "Ada")
+
+
+@pytest.fixture
+def bob(room) -> Student:
+    """A second student of the same room."""
+    return join(room, "Bob")
 
 
 WITH_PROBE = ("sandbox.modules.server", "fixtures.probe")

@@ -157,6 +157,15 @@ class Student:
         assert response.status_code == 200, response.text
 
 
+def class_app(data_dir: Path) -> Flask:
+    """Return a class server's app on ``data_dir`` (feeds end after 3 s, for quick tests)."""
+    from sandbox import create_app
+
+    return create_app(
+        {"SANDBOX_DATA_DIR": str(data_dir), "SANDBOX_CLASS_MODE": True, "SANDBOX_STREAM_SECONDS": 3}
+    )
+
+
 def join(room, name: str) -> Student:
     """Join the class served at ``room.url`` (its app is ``room.app``) as ``name``."""
     from sandbox.classroom import join_code

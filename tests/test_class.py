@@ -8,39 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import pytest
 import requests
-from helpers import LiveServer, Student, is_problem, join, serve
+from helpers import is_problem, join
 
-from sandbox import Sandbox, create_app
+from sandbox import Sandbox
 from sandbox.classroom import join_code
-
-
-@pytest.fixture
-def room(tmp_path) -> Iterator[LiveServer]:
-    """A class server over real HTTP."""
-    app = create_app(
-        {
-            "SANDBOX_DATA_DIR": str(tmp_path / "data"),
-            "SANDBOX_CLASS_MODE": True,
-            "SANDBOX_STREAM_SECONDS": 3,
-        }
-    )
-    with serve(app) as server:
-        yield server
-
-
-@pytest.fixture
-def ada(room) -> Student:
-    return join(room, "Ada")
-
-
-@pytest.fixture
-def bob(room) -> Student:
-    return join(room, "Bob")
-
 
 # --- joining ---
 

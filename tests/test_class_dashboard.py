@@ -21,7 +21,6 @@ import requests
 from click.testing import CliRunner
 from helpers import (
     LiveServer,
-    Student,
     is_problem,
     join,
     serve,
@@ -95,16 +94,6 @@ def instructor_session(room: Room, name: str = "instructor", password: str | Non
 @pytest.fixture
 def teacher(room) -> requests.Session:
     return instructor_session(room)
-
-
-@pytest.fixture
-def ada(room) -> Student:
-    return join(room, "Ada")
-
-
-@pytest.fixture
-def bob(room) -> Student:
-    return join(room, "Bob")
 
 
 def browser_login(room: Room) -> requests.Session:

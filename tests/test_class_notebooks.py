@@ -12,16 +12,15 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 import requests
-from helpers import LiveServer, Student, join, serve
+from helpers import Student
 from test_notebooks import NOTEBOOK_DIR, NOTEBOOKS, code_cells, execute
 
-from sandbox import Sandbox, create_app
+from sandbox import Sandbox
 from sandbox.handle import LocalOnly
 
 # The notebooks that work over HTTP alone, so a class workspace runs them; the others open
@@ -31,24 +30,6 @@ CURL_MISSING = (
     "curl is not on PATH: install it (Debian/Ubuntu: sudo apt-get install -y curl; macOS has "
     "it; Windows 10+: curl.exe is built in) to check the curl lines notebooks show"
 )
-
-
-@pytest.fixture
-def room(tmp_path) -> Iterator[LiveServer]:
-    """A class server over real HTTP."""
-    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_CLASS_MODE": True})
-    with serve(app) as server:
-        yield server
-
-
-@pytest.fixture
-def ada(room) -> Student:
-    return join(room, "Ada")
-
-
-@pytest.fixture
-def bob(room) -> Student:
-    return join(room, "Bob")
 
 
 def connect_line(student: Student) -> str:

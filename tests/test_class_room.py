@@ -19,10 +19,9 @@ from typing import TypeVar
 import pytest
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from helpers import LiveServer, Student, is_problem, join, serve
+from helpers import Student, is_problem, join
 from werkzeug.security import generate_password_hash
 
-from sandbox import create_app
 from sandbox.db import DATABASE_FILE
 from sandbox.modules.auth import accounts
 from sandbox.modules.encryption import keys
@@ -55,20 +54,6 @@ def everyone(items: Iterable[T], act: Callable[[T], R]) -> list[R]:
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
         futures = [pool.submit(run, item) for item in items]
         return [future.result() for future in futures]
-
-
-@pytest.fixture
-def room(tmp_path) -> Iterator[LiveServer]:
-    """A class server over real HTTP."""
-    app = create_app(
-        {
-            "SANDBOX_DATA_DIR": str(tmp_path / "data"),
-            "SANDBOX_CLASS_MODE": True,
-            "SANDBOX_STREAM_SECONDS": 3,
-        }
-    )
-    with serve(app) as server:
-        yield server
 
 
 @pytest.fixture

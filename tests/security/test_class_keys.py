@@ -11,43 +11,18 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from helpers import LiveServer, Student, is_problem, join, serve
+from helpers import LiveServer, Student, class_app, is_problem, join, serve
 
-from sandbox import create_app
 from sandbox.db import DATABASE_FILE
 from sandbox.modules.encryption import keys
 from sandbox.modules.encryption.transform import is_token
 
 ON, OFF = {"enabled": True}, {"enabled": False}
-
-
-def class_app(data: Path):
-    return create_app(
-        {"SANDBOX_DATA_DIR": str(data), "SANDBOX_CLASS_MODE": True, "SANDBOX_STREAM_SECONDS": 3}
-    )
-
-
-@pytest.fixture
-def room(tmp_path) -> Iterator[LiveServer]:
-    """A class server over real HTTP."""
-    with serve(class_app(tmp_path / "data")) as server:
-        yield server
-
-
-@pytest.fixture
-def ada(room) -> Student:
-    return join(room, "Ada")
-
-
-@pytest.fixture
-def bob(room) -> Student:
-    return join(room, "Bob")
 
 
 def bodies(student: Student) -> dict[int, str]:
