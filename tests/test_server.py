@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from helpers import LiveServer, serve
+from helpers import LiveServer, playground_path, serve
 from requests.auth import HTTPDigestAuth
 from werkzeug.http import parse_dict_header
 
@@ -840,27 +840,6 @@ def test_arguments_httpbin_accepts_are_accepted(http, path, expected):
 # --- the module switch ---
 
 
-def _sample_path(rule) -> str:
-    values = {
-        "n": "2",
-        "codes": "200",
-        "user": "u",
-        "passwd": "p",
-        "qop": "auth",
-        "algorithm": "MD5",
-        "stale_after": "never",
-        "value": "aGk=",
-        "name": "a",
-        "offset": "0",
-        "etag": "e",
-        "anything": "x/y",
-    }
-    path = rule.rule
-    for arg in rule.arguments:
-        path = path.replace(f"<{arg}>", values[arg]).replace(f"<path:{arg}>", values[arg])
-    return path.replace("<value>", values["value"])
-
-
 def test_module_off_every_route_answers_404_problem(live):
     rules = [r for r in live.app.url_map.iter_rules() if r.endpoint.startswith("server.")]
     assert len(rules) > 40
@@ -868,7 +847,7 @@ def test_module_off_every_route_answers_404_problem(live):
     assert off.status_code == 200 and off.json()["enabled"] is False
     for rule in rules:
         method = sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
-        response = live.request(method, _sample_path(rule), allow_redirects=False)
+        response = live.request(method, playground_path(rule), allow_redirects=False)
         assert response.status_code == 404, rule.rule
         assert response.headers["Content-Type"] == PROBLEM
         assert response.json()["module"] == "server"

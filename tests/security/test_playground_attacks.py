@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import LiveServer, is_problem, serve
+from helpers import LiveServer, is_problem, playground_path, serve
 from playwright.sync_api import Browser, Page, Route
 
 from sandbox import create_app
@@ -148,30 +148,6 @@ def test_the_same_attack_succeeds_once_the_sandbox_header_is_removed(
     assert [t["name"] for t in tokens(live)] == ["stolen"]  # what the header prevents
 
 
-def _sample_path(rule) -> str:
-    """Return a URL for a route, with sample values that answer at once (no waiting)."""
-    if rule.endpoint in ("server.delay", "server.drip"):
-        return rule.rule.replace("<n>", "0") + "?duration=0"
-    values = {
-        "n": "2",
-        "codes": "200",
-        "user": "u",
-        "passwd": "p",
-        "qop": "auth",
-        "algorithm": "MD5",
-        "stale_after": "never",
-        "value": "aGk=",
-        "name": "a",
-        "offset": "0",
-        "etag": "e",
-        "anything": "x/y",
-    }
-    path = rule.rule
-    for arg in rule.arguments:
-        path = path.replace(f"<{arg}>", values[arg]).replace(f"<path:{arg}>", values[arg])
-    return path
-
-
 def _isolated(response: requests.Response) -> None:
     """Assert the browser will sandbox this answer: no scripts, an origin of its own."""
     policies = [p.split() for p in response.raw.headers.getlist("Content-Security-Policy")]
@@ -187,7 +163,7 @@ def test_every_playground_answer_is_sandboxed(live):
     assert len(rules) > 50
     for rule in rules:
         for method in sorted(rule.methods):
-            _isolated(live.request(method, _sample_path(rule), allow_redirects=False))
+            _isolated(live.request(method, playground_path(rule), allow_redirects=False))
     for bad in (
         "/server/status/abc",  # 400
         "/server/bytes/-1",
