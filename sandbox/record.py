@@ -131,6 +131,27 @@ def sse(sequence: int, kind: str, data: dict[str, Any]) -> str:
     return f"id: {sequence}\nevent: {kind}\ndata: {json.dumps(data)}\n\n"
 
 
+class Message:
+    """One live-feed message, written as a Server-Sent Event the first time it is needed.
+
+    Most messages are never read (nobody has the page open): encoding each one on every
+    request would be work for nobody. Once read, the text is kept, so many open tabs
+    share one encoding. (Two threads may both encode a message the first time: the same
+    text, so nothing is lost but a little time.)
+    """
+
+    __slots__ = ("id", "kind", "data", "_text")
+
+    def __init__(self, id: int, kind: str, data: dict[str, Any]):
+        self.id, self.kind, self.data, self._text = id, kind, data, None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = sse(self.id, self.kind, self.data)
+        return self._text
+
+
 class RecordBuffer:
     """The last N records, newest last, plus the subscribers of the live feed.
 
@@ -147,7 +168,7 @@ class RecordBuffer:
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue] = []
         self._sequence = 0
-        self._backlog: deque[tuple[int, str]] = deque(maxlen=self.BACKLOG)
+        self._backlog: deque[Message] = deque(maxlen=self.BACKLOG)
 
     def add(self, record: Record) -> None:
         """Keep a finished record and send it to the live feed."""
@@ -179,9 +200,7 @@ class RecordBuffer:
         """Send a message to every live-feed subscriber, and keep it for a while."""
         with self._lock:
             self._sequence += 1
-            # Written as Server-Sent Events once, here, not once per open feed: with many
-            # tabs open, each message would otherwise be encoded by every one of them.
-            message = (self._sequence, sse(self._sequence, kind, data))
+            message = Message(self._sequence, kind, data)
             self._backlog.append(message)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
@@ -203,15 +222,14 @@ class RecordBuffer:
         with self._lock:
             start = self._sequence
             if after is not None and after != self._sequence:
-                oldest = self._backlog[0][0] if self._backlog else self._sequence + 1
+                oldest = self._backlog[0].id if self._backlog else self._sequence + 1
                 if oldest <= after + 1 and after < self._sequence:
                     start = after
                     for message in self._backlog:
-                        if message[0] > after:
+                        if message.id > after:
                             subscriber.put_nowait(message)
                 else:
-                    missed = sse(self._sequence, "missed", {"after": after})
-                    subscriber.put_nowait((self._sequence, missed))
+                    subscriber.put_nowait(Message(self._sequence, "missed", {"after": after}))
             self._subscribers.append(subscriber)
         return subscriber, start
 
@@ -324,7 +342,7 @@ def stream(
         quiet_since = time.monotonic()
         while (left := deadline - time.monotonic()) > 0 and not gone():
             try:
-                _, text = subscriber.get(timeout=min(left, 1))
+                text = subscriber.get(timeout=min(left, 1)).text
             except queue.Empty:
                 if time.monotonic() - quiet_since >= 15:
                     # A comment line: keeps proxies from closing a quiet stream, and a write

@@ -109,6 +109,22 @@ def main() -> None:
                 f"{app:<8}: granian / waitress throughput {g[0] / w[0]:.2f}, "
                 f"CPU per request {g[1] / w[1]:.2f}"
             )
+        print(SERVER_CHOICE)
+
+
+# Why the default stays waitress although granian serves more requests per second: what
+# each server was checked for besides speed (tried by hand on this machine, 2026-12-01).
+SERVER_CHOICE = """
+server choice: waitress stays the default for now.
+  granian streams the live feed and closes a finished stream within a write, but it
+  still holds one of its blocking threads per open feed (8 threads, 10 feeds: a quick
+  request waited 2.0 s), so it does not remove the thread per tab either; it tells a
+  waiting answer nothing when the client leaves (waitress.client_disconnected frees a
+  delay's or a feed's slot within 0.25 s; under granian only the next write notices);
+  it runs the app in processes it starts itself from an import path, so Sandbox.start()
+  in a notebook, the --https server and the X-Forwarded-* handling behind JupyterLab
+  would each need porting and their tests a second server. Worth it for the measured
+  throughput above, as a change of its own."""
 
 
 @contextmanager

@@ -133,12 +133,14 @@ class RecordedSessionInterface(WorkspaceSessions):
     """Flask's signed-cookie sessions, except that a bad signature is noted, not just dropped."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
-            return None
+        if not app.secret_key:
+            return None  # no key, no sessions (Flask's own rule)
         cookie = request.cookies.get(self.get_cookie_name(app))
         if not cookie:
+            # Most requests (curl, the API, the playground) carry no cookie: nothing to
+            # check, so no signer is built (building one per request is measurable).
             return self.session_class()
+        serializer = self.get_signing_serializer(app)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             return self.session_class(serializer.loads(cookie, max_age=max_age))
