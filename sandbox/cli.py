@@ -8,6 +8,7 @@ within half a second). The same toggles work through Flask's own command line:
 
 from __future__ import annotations
 
+import select
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from flask.cli import AppGroup
 
 from . import class_instructors, class_summary, create_app, db
 from .class_preset import PresetError
-from .registry import load_modules, registry
+from .registry import load_modules, registry, shutdown
 
 
 def print_modules(app: Flask) -> None:
@@ -231,6 +232,34 @@ for _module in load_modules():
         main.add_command(_command)
 
 
+# Windows's select() watches at most 512 sockets (Python is built with that FD_SETSIZE).
+WINDOWS_SOCKETS = 500
+
+
+def open_files_for(connections: int) -> int:
+    """Return how many connections the OS lets this process hold, raising its limit if allowed.
+
+    Each connection is an open file. macOS allows a process 256 open files unless it asks
+    for more (Linux often 1,024): ask for enough, up to the hard limit the OS sets.
+    """
+    if not hasattr(select, "poll"):  # Windows
+        return min(connections, WINDOWS_SOCKETS)
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256  # the database, the log, the listening socket, ...
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            soft = new_soft
+        except (ValueError, OSError):
+            pass
+    return connections if soft == resource.RLIM_INFINITY else min(connections, soft - 256)
+
+
 def serve(
     app: Flask, host: str, port: int, *, https: bool = False, keep_proxy_headers: bool = False
 ) -> None:
@@ -261,12 +290,16 @@ def serve(
             # holds a thread, so there are many more than waitress's default four.
             # channel_request_lookahead=1 keeps reading a connection while its request runs,
             # so a client that hangs up is noticed at once (see sandbox/capacity.py).
+            limit = open_files_for(app.config["SANDBOX_CONNECTION_LIMIT"])
             server = create_server(
                 app,
                 host=host,
                 port=port,
                 threads=app.config["SANDBOX_THREADS"],
-                connection_limit=app.config["SANDBOX_CONNECTION_LIMIT"],
+                connection_limit=limit,
+                # poll() watches any number of connections; select() (waitress's default)
+                # only the first 1,024 file numbers. Windows has select() only.
+                asyncore_use_poll=hasattr(select, "poll"),
                 channel_request_lookahead=1,
                 ident="sandbox",
                 # waitress drops X-Forwarded-* (any client can write them). Behind JupyterLab,
@@ -305,3 +338,5 @@ def serve(
             server.run()
     except KeyboardInterrupt:
         click.echo("Stopped.")
+    finally:
+        shutdown(app)  # what the modules run in the background stops with the server

@@ -90,6 +90,14 @@ class Trace(dict):
             f"{_status(self.get('status'))} in {self.get('duration_ms')} ms · module "
             f"<b>{escape(str(self.get('module')))}</b> · "
             f"record <code>{escape(self['id'])}</code></p>",
+        ]
+        if self.get("parent"):
+            # Work done outside a request (a job): which request caused it, on which thread.
+            parts.append(
+                f"<p>Outside a request, on thread <code>{escape(str(self.get('thread')))}</code>"
+                f" · caused by record <code>{escape(self['parent'])}</code></p>"
+            )
+        parts += [
             "<details><summary>Request headers</summary>"
             + _pairs(request.get("headers", {}))
             + "</details>",

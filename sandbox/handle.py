@@ -22,6 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import create_app, display
 from .db import DATABASE_FILE
+from .registry import shutdown
 
 
 class SandboxProblem(Exception):
@@ -130,9 +131,14 @@ class Sandbox:
                 "python app.py, press Ctrl+C and start it again."
             )
         port = self._server.server_port
+        self._shutdown()
+        self._serve(port)
+
+    def _shutdown(self) -> None:
+        # The server first (no new request), then what the modules run in the background.
         self._server.shutdown()
         self._server.server_close()
-        self._serve(port)
+        shutdown(self._server.app)
 
     @classmethod
     def connect(cls, url: str = "http://127.0.0.1:5000", *, token: str | None = None) -> Sandbox:
@@ -171,8 +177,7 @@ class Sandbox:
             self._db.close()
             self._db = None
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._shutdown()
             self._server = None
         self.session.close()
         if self._tmp is not None:

@@ -10,7 +10,6 @@ pages enforce the same rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from flask import g
 
@@ -35,19 +34,6 @@ class Identity:
 
 
 GUEST = Identity("guest", role="guest", via="nobody checks")
-
-
-class IdentityProvider(Protocol):
-    """What a module provides to answer "who is asking?"."""
-
-    def identify(self) -> Identity | None:
-        """Return who sent this request, or None for nobody."""
-
-    def challenge(self) -> str:
-        """Return the WWW-Authenticate value telling a client how to authenticate."""
-
-    def how_to_log_in(self) -> str:
-        """Return one sentence telling a learner how to prove who they are."""
 
 
 def current_identity() -> Identity | None:

@@ -16,10 +16,10 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -28,6 +28,7 @@ from .errors import InvalidQuery, NotFound, ValidationFailed
 from .identity import owner_filter, require_identity
 from .record import event
 from .registry import registry
+from .services import NoteStorage
 from .validation import BLANK, is_blank, read_json
 
 TITLE_MAX = 200
@@ -53,22 +54,6 @@ class Query:
     limit: int = 20
     offset: int = 0
     owner: str | None = None  # only this owner's notes; None for everyone's
-
-
-class NoteStorage(Protocol):
-    """Where notes are kept. Every method works within one workspace."""
-
-    name: str
-
-    def writing(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-    def list(self, workspace: str, query: Query) -> tuple[list[dict[str, Any]], int]: ...
-    def get(self, workspace: str, note_id: int, owner: str | None) -> dict[str, Any] | None: ...
-    def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]: ...
-    def update(
-        self, workspace: str, note_id: int, fields: dict[str, Any], owner: str | None
-    ) -> dict[str, Any] | None: ...
-    def delete(self, workspace: str, note_id: int, owner: str | None) -> bool: ...
 
 
 class MemoryStorage:
@@ -250,7 +235,12 @@ def storage() -> NoteStorage:
             storage="memory",
             lost_in_restart=lost,
         )
-    return kept
+    return reg.wrapped("note_storage", kept)  # a cache, say, wraps memory as well
+
+
+def _changed(note_id: int, action: str) -> None:
+    # Told after the write committed: a module that keeps copies (a cache) drops them now.
+    registry().announce("note_changed", workspace=db.workspace(), note_id=note_id, action=action)
 
 
 def init_app(app: Flask) -> None:
@@ -447,6 +437,7 @@ def create_note(data: dict[str, Any]) -> dict[str, Any]:
     store = storage()
     with _writing(store) as state:
         stored = store.insert(db.workspace(), _write(note, state))
+    _changed(stored["id"], "insert")
     return _read(stored, state)  # decrypted as it was stored, whatever switch comes next
 
 
@@ -463,6 +454,7 @@ def update_note(note_id: int, data: dict[str, Any], *, partial: bool) -> dict[st
         note = store.update(db.workspace(), note_id, changes, owner)
     if note is None:  # deleted between the read and the write
         raise _not_found(note_id)
+    _changed(note_id, "update")
     return _read(note, state)
 
 
@@ -471,6 +463,7 @@ def delete_note(note_id: int) -> None:
     owner = owner_filter(require_identity(write=True))
     if note_id > MAX_ID or not storage().delete(db.workspace(), note_id, owner):
         raise _not_found(note_id)
+    _changed(note_id, "delete")
 
 
 def from_row(row: dict[str, Any]) -> dict[str, Any]:

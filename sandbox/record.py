@@ -61,6 +61,10 @@ class Record:
     sql_dropped: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     exception: dict[str, str] | None = None
+    # Work done outside a request (a job) names the record of the request that caused it.
+    parent: str | None = None
+    # Which server thread did the work: a job's is not its request's.
+    thread: str = field(default_factory=lambda: threading.current_thread().name)
     started: float = field(default_factory=time.perf_counter, repr=False)
 
     def event(self, module: str, message: str, **data: Any) -> None:
@@ -111,6 +115,7 @@ class Record:
             "duration_ms": self.duration_ms,
             "sql_count": len(self.sql) + self.sql_dropped,
             "event_count": len(self.events),
+            "parent": self.parent,
         }
 
 
@@ -299,14 +304,54 @@ def _close(error: BaseException | None) -> None:
     if record is None:
         return
     _current.reset(g.pop("sandbox_record_token"))
-    record.duration_ms = round((time.perf_counter() - record.started) * 1000, 3)
     if error is not None and record.exception is None:
         record.set_exception(error)
-    app = current_app._get_current_object()
-    buffer = app.extensions["sandbox.records"].get(workspaces.current())
+    _keep(current_app._get_current_object(), record, workspaces.current())
+
+
+def _keep(app: Flask, record: Record, workspace: str) -> None:
+    """Finish a record: its duration, the listeners (challenge checks), the buffer and feed."""
+    record.duration_ms = round((time.perf_counter() - record.started) * 1000, 3)
+    buffer = app.extensions["sandbox.records"].get(workspace)
     for listener in app.extensions["sandbox.record_listeners"]:
         listener(record, buffer)
     buffer.add(record)
+
+
+@contextlib.contextmanager
+def outside_request(
+    app: Flask, workspace: str, kind: str, what: str, parent: str | None = None
+) -> Iterator[Record]:
+    """Record work done outside a request (a job, a scheduled task) like a request.
+
+    ``kind`` takes the place of the method (``"JOB"``), ``what`` of the path. Inside the
+    block the record is the current one, so the SQL the work runs and the events it adds
+    land in it; the workspace is ``workspace``; and ``parent``, the id of the request that
+    caused the work, links the two in the inspector and the live feed. An exception is
+    kept in the record, then raised again for the caller (the job queue retries it).
+    """
+    record = Record(
+        id=_new_id(),
+        method=kind,
+        path=what,
+        wall=time.time(),
+        parent=parent,
+        # The same shape as a request's record, so whatever reads records reads this one.
+        request={"headers": {}, "body": None, "remote_addr": None},
+        response={"headers": {}, "size": None},
+    )
+    with app.app_context(), workspaces.using(workspace):
+        token = _current.set(record)
+        try:
+            yield record
+            record.status = 200
+        except BaseException as error:
+            record.set_exception(error)
+            record.status = 500
+            raise
+        finally:
+            _current.reset(token)
+            _keep(app, record, workspace)
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import click
 from flask import Blueprint, Flask, Response, current_app, request
 
-from . import db
+from . import db, services
 from .errors import ModuleOff, NotFound
 from .record import Record, current_record
 
@@ -69,6 +69,18 @@ class Module:
     ``commands`` (``python app.py users ...``) and ``nav_links`` (label, endpoint) for
     the pages' top bar. The core names none of them.
 
+    ``wraps`` puts something in front of a service another module (or the core) provides:
+    ``{"note_storage": lambda inner: Cached(inner)}`` gets the provider that would answer
+    and returns one with the same methods; wrappers apply in registry order. ``listens``
+    hears what the core announces (``{"note_changed": forget}``, see sandbox/services.py).
+    Services and events are checked by name and shape when the module registers.
+
+    ``start(app)`` and ``stop(app)`` are the module's lifecycle: ``start`` runs when the
+    module is on (at start, or when it is switched on) and ``stop`` when it is switched
+    off and when the app shuts down, so whatever it runs in the background (a job
+    consumer's threads) never outlives it. ``openapi()`` returns the OpenAPI paths of its
+    routes, ``settings`` its settings and their defaults (a setting the user gave wins).
+
     ``on_toggle(conn, workspace, enabled)`` changes data when the module is switched
     (encryption encrypts every note): it runs inside the same transaction as the switch
     itself, so a crash leaves both as they were. ``after_toggle(database_path, enabled)``
@@ -83,6 +95,12 @@ class Module:
     before_request: Callable[[Record | None], Response | None] | None = None
     after_request: Callable[[Record | None, Response], Response | None] | None = None
     provides: dict[str, Any] = field(default_factory=dict)
+    wraps: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    listens: dict[str, Callable[..., None]] = field(default_factory=dict)
+    start: Callable[[Flask], None] | None = None
+    stop: Callable[[Flask], None] | None = None
+    openapi: Callable[[], dict[str, Any]] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
     more_blueprints: tuple[Blueprint, ...] = ()  # routes outside the module's own URL prefix
     init_app: Callable[[Flask], None] | None = None  # bind extensions (flask-login) at start
     on_toggle: Callable[[Any, str, bool], None] | None = None
@@ -102,6 +120,7 @@ class Module:
         self.name = self.package.rsplit(".", 1)[-1]
         if self.blueprint.name != self.name:
             raise ValueError(f"blueprint of module {self.name!r} must be named {self.name!r}")
+        services.check(self.name, self.provides, self.wraps, self.listens)
         first, _, rest = self.doc.strip().partition("\n")
         self.title = first.strip().rstrip(".")
         self.summary = " ".join(rest.split("\n\n")[0].split()) if rest.strip() else ""
@@ -139,6 +158,9 @@ class Registry:
         self._states: dict[str, tuple[dict[str, bool], float]] = {}
         self._generation = 0  # how many times the cache was dropped
         self._lock = threading.Lock()
+        self.app: Flask | None = None  # set by init_app: the app the lifecycle hooks are given
+        self.running: set[str] = set()  # modules whose start() ran and stop() has not
+        self._lifecycle = threading.Lock()
 
     def get(self, name: str) -> Module:
         """Return a module by name, or raise a 404 problem naming the known ones."""
@@ -196,11 +218,24 @@ class Registry:
         return [m for name, m in self.modules.items() if state[name]]
 
     def provided(self, service: str) -> Any:
-        """Return the first on module's provider of a core service, or None."""
+        """Return the first on module's provider of a core service, wrapped; or None."""
         for module in self.enabled():
             if service in module.provides:
-                return module.provides[service]
+                return self.wrapped(service, module.provides[service])
         return None
+
+    def wrapped(self, service: str, provider: Any) -> Any:
+        """Return ``provider`` behind the wrappers of the on modules that wrap ``service``."""
+        for module in self.enabled():
+            if service in module.wraps:
+                provider = module.wraps[service](provider)
+        return provider
+
+    def announce(self, event: str, **data: Any) -> None:
+        """Tell the on modules that listen for ``event`` (see services.EVENTS) what happened."""
+        for module in self.enabled():
+            if event in module.listens:
+                module.listens[event](**data)
 
     def provided_all(self, service: str) -> list[Any]:
         """Return every on module's provider of a core service, in registry order."""
@@ -241,7 +276,50 @@ class Registry:
         self.forget_state()
         if changes and module.after_toggle is not None:
             module.after_toggle(db.database_path(), enabled)
+        self.sync_lifecycle()
         return module
+
+    # --- the lifecycle: what a module runs in the background runs only while it is on ---
+
+    def wanted(self) -> set[str]:
+        """Return the modules that should be running: on here, or (in a class) anywhere."""
+        conn = db.connect(db.database_path(self.app), traced=False)
+        try:
+            rows = conn.execute("select workspace, name, enabled from module_state").fetchall()
+        finally:
+            conn.close()
+        local = self.app.config["SANDBOX_WORKSPACE"]
+        if not self.app.config.get("SANDBOX_CLASS_MODE"):
+            saved = {name: bool(on) for workspace, name, on in rows if workspace == local}
+            return {n for n, m in self.modules.items() if saved.get(n, m.enabled_by_default)}
+        # A class: a new workspace starts with the defaults, so a module on by default runs.
+        on_somewhere = {name for _, name, on in rows if on}
+        return {n for n, m in self.modules.items() if m.enabled_by_default or n in on_somewhere}
+
+    def sync_lifecycle(self) -> None:
+        """Start the modules that should run and are not running; stop the others."""
+        if self.app is None:
+            return
+        with self._lifecycle:  # two switches at once must not start a module twice
+            wanted = self.wanted()
+            for name, module in self.modules.items():
+                if name in wanted and name not in self.running:
+                    if module.start is not None:
+                        module.start(self.app)
+                    self.running.add(name)
+                elif name not in wanted and name in self.running:
+                    self.running.discard(name)
+                    if module.stop is not None:
+                        module.stop(self.app)
+
+    def shutdown(self) -> None:
+        """Stop every running module, last started first (the app is going away)."""
+        with self._lifecycle:
+            for name in reversed(list(self.modules)):
+                if name in self.running:
+                    self.running.discard(name)
+                    if self.modules[name].stop is not None:
+                        self.modules[name].stop(self.app)
 
     def reset(self, conn: Any, workspace: str) -> None:
         """Put a workspace back to the start: every module's tables, then the core's, at once."""
@@ -252,6 +330,10 @@ class Registry:
                     module.reset(conn, workspace)
             db.reset(conn, workspace)
         self.forget_state()
+        self.sync_lifecycle()  # a reset puts every switch back to its default
+        for module in self.modules.values():  # on or off: what it kept is stale either way
+            if "workspace_reset" in module.listens:
+                module.listens["workspace_reset"](workspace=workspace)
 
     def schema_sql(self) -> str:
         """Return the SQL of every table: the core's, then each module's."""
@@ -314,6 +396,11 @@ def registry() -> Registry:
     return current_app.extensions["sandbox.registry"]
 
 
+def shutdown(app: Flask) -> None:
+    """Stop what the app's modules run in the background: call it when the app goes away."""
+    app.extensions["sandbox.registry"].shutdown()
+
+
 def load_modules(paths: tuple[str, ...] | None = None) -> list[Module]:
     """Import each module package (the built-ins by default) and return its ``module``."""
     return [importlib.import_module(path).module for path in paths or BUILTIN_MODULES]
@@ -323,7 +410,10 @@ def init_app(app: Flask) -> None:
     """Register every module's blueprint, the gate and the hooks."""
     modules = load_modules(app.config.get("SANDBOX_MODULES"))
     app.extensions["sandbox.registry"] = reg = Registry(modules)
+    reg.app = app
     for module in modules:
+        for name, default in module.settings.items():
+            app.config.setdefault(name, default)  # the user's setting wins over the module's
         if (sql := module.schema_sql()) is not None:
             db.create_tables(app, sql)
         for blueprint in (module.blueprint, *module.more_blueprints):
@@ -340,3 +430,4 @@ def init_app(app: Flask) -> None:
 
     app.before_request(lambda: reg.gate())
     app.after_request(lambda response: reg.after(response))
+    reg.sync_lifecycle()  # start what the modules that are on run in the background

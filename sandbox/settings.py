@@ -91,7 +91,10 @@ SETTINGS = (
     ),
     Setting(
         "SANDBOX_CONNECTION_LIMIT",
-        500,
+        # Every browser tab, Postman and requests.Session keeps its connection open: a room
+        # of students holds many idle ones. 1,200 leave room for 1,000 idle and new clients
+        # (python tests/bench/bench_connections.py); each costs a few kB.
+        1200,
         "Open connections accepted at once, idle keep-alive ones included "
         "(python app.py --connection-limit)",
     ),

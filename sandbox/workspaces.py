@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 from flask import Flask, current_app, has_request_context, request
@@ -32,13 +34,27 @@ PREFIX = "/w/"
 T = TypeVar("T")
 
 
+# The workspace of work done outside a request (a job): set by record.outside_request().
+_outside: ContextVar[str | None] = ContextVar("sandbox_workspace_outside", default=None)
+
+
 def current() -> str:
     """Return the workspace of this request: the one in its URL, else the configured one."""
     if has_request_context():
         workspace = request.environ.get(ENVIRON_KEY)
         if workspace is not None:
             return workspace
-    return current_app.config["SANDBOX_WORKSPACE"]
+    return _outside.get() or current_app.config["SANDBOX_WORKSPACE"]
+
+
+@contextmanager
+def using(workspace: str) -> Iterator[None]:
+    """Work in ``workspace`` outside a request (a job a student's request started, say)."""
+    token = _outside.set(workspace)
+    try:
+        yield
+    finally:
+        _outside.reset(token)
 
 
 class PerWorkspace(Generic[T]):

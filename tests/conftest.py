@@ -18,12 +18,15 @@ from helpers import (
 )
 
 from sandbox import create_app
+from sandbox.registry import shutdown
 
 
 @pytest.fixture
-def app(tmp_path) -> Flask:
-    """Build a fresh sandbox on its own data dir."""
-    return create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data")})
+def app(tmp_path) -> Iterator[Flask]:
+    """Build a fresh sandbox on its own data dir; stop what its modules run afterwards."""
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data")})
+    yield app
+    shutdown(app)
 
 
 @pytest.fixture

@@ -39,3 +39,8 @@ def test_the_class_benchmark_runs():
     assert "3 students, 3 s each (feeds open: 3)" in out, out
     assert "errors: 0 []" in out, out
     assert re.search(r"GET server/get\s+n=\s*\d+", out), out
+
+
+def test_the_connections_benchmark_runs():
+    out = run_bench("tests/bench/bench_connections.py", "20")
+    assert re.search(r"^\s+20\s+20\s+50/50\s+\d+\.\d\s+\d+\.\d$", out, re.MULTILINE), out

@@ -263,6 +263,17 @@
         `  ${ms(record.duration_ms)} · ${record.module || "core"} · ${record.time} · id `,
       ),
       el("a", { href: fill(urls.traceUrl, "__ID__", record.id), target: "_blank" }, record.id),
+      // Work done outside a request (a job) names the request that caused it.
+      ...(record.parent
+        ? [
+            el("span", { class: "muted" }, ` · on thread ${record.thread}, caused by `),
+            el(
+              "a",
+              { href: fill(urls.traceUrl, "__ID__", record.parent), target: "_blank" },
+              record.parent,
+            ),
+          ]
+        : []),
     );
 
     const sql = record.sql || [];

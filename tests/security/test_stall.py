@@ -5,6 +5,8 @@ Against `python app.py` (waitress), whose thread pool is what an attacker would 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -133,3 +135,24 @@ def test_a_client_that_hangs_up_frees_its_slot_at_once(small_server):
     finally:
         for feed in reopened:
             feed.close()
+
+
+def test_the_server_asks_the_os_for_enough_open_files_for_its_connections():
+    """macOS gives a process 256 open files: 1,200 connections need the server to ask for more."""
+    code = (
+        "import select\n"
+        "from sandbox.cli import open_files_for, WINDOWS_SOCKETS\n"
+        "if not hasattr(select, 'poll'):\n"
+        "    print(open_files_for(1200) == WINDOWS_SOCKETS)\n"
+        "else:\n"
+        "    import resource\n"
+        "    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # as macOS starts\n"
+        "    got = open_files_for(1200)\n"
+        "    now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]\n"
+        "    print(got == 1200 and now >= 1456 if hard >= 1456 else got == now - 256)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "True", result.stderr

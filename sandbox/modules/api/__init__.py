@@ -10,6 +10,7 @@ to the same logic, not the logic itself.
 from sandbox.registry import Module
 
 from .challenges import CHALLENGES
+from .openapi import openapi
 from .views import bp
 
 module = Module(
@@ -18,4 +19,5 @@ module = Module(
     blueprint=bp,
     challenges=CHALLENGES,
     nav_links=(("API explorer", "api.docs"),),
+    openapi=openapi,
 )

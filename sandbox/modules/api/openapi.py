@@ -1,318 +1,28 @@
-"""The OpenAPI 3.1 contract: what a frontend team builds against.
-
-Written by hand, on purpose: it is the promise the API makes, and a test runs
-schemathesis against it (thousands of generated requests) so the promise and
-the code cannot drift apart.
-"""
+"""The notes API's own part of the OpenAPI document: /api/notes and this document."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox import __version__, notes
-from sandbox.validation import NOT_BLANK_PATTERN
+from sandbox import notes
+from sandbox.openapi import (
+    ETAG,
+    NOT_MODIFIED,
+    NOTE_ID,
+    OBJECT,
+    SCHEMAS,
+    SECURITY,
+    body,
+    content,
+    ok,
+    problems,
+    query,
+    ref,
+)
 
 
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def content(schema: dict[str, Any], mimetype: str = "application/json") -> dict[str, Any]:
-    return {"content": {mimetype: {"schema": schema}}}
-
-
-def ok(description: str, schema: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    answer = {"description": description, **extra}
-    if schema is not None:
-        answer.update(content(schema))
-    return answer
-
-
-def problems(*statuses: int) -> dict[str, Any]:
-    """Problem answers: each status a problem+json document."""
-    texts = {
-        400: "The request is malformed (the detail says how)",
-        401: "With auth on: no credentials, or a token that does not work (see WWW-Authenticate)",
-        403: "With auth on: a read-only token tried to change something",
-        404: "Not found, or its module is switched off",
-        405: "Method not allowed",
-        412: "If-Match does not match the current version",
-        413: "The body is over 1 MB",
-        415: "The body is not JSON",
-        422: "Some fields are wrong (see errors)",
-    }
-    answers = {}
-    for status in statuses:
-        schema = ref("ValidationProblem" if status == 422 else "Problem")
-        answers[str(status)] = {
-            "description": texts[status],
-            **content(schema, "application/problem+json"),
-        }
-    return answers
-
-
-def body(schema_name: str) -> dict[str, Any]:
-    return {"required": True, **content(ref(schema_name))}
-
-
-def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": schema}
-
-
-NOTE_ID = path_param("note_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
-MODULE = path_param("name", {"type": "string"})
-# At least one character that is not blank, by the same list of blanks the code uses.
-TEXT = {"type": "string", "pattern": NOT_BLANK_PATTERN}
-NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
-ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The version of this answer"}}
-# Who may call the notes API: anyone while the auth module is off ({}), else a bearer token
-# (POST /auth/tokens) or the session cookie that POST /auth/login sets.
-SECURITY = [{}, {"bearer": []}, {"cookie": []}]
-SECURITY_SCHEMES = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A token from POST /auth/tokens: Authorization: Bearer sbx_...",
-    },
-    "cookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "session",
-        "description": "The session cookie set by POST /auth/login",
-    },
-}
-
-SCHEMAS: dict[str, Any] = {
-    "Note": {
-        "type": "object",
-        "required": ["id", "owner", "title", "body", "tags", "created_at", "updated_at"],
-        "properties": {
-            "id": {"type": "integer"},
-            "owner": {"type": "string"},
-            "title": {"type": "string"},
-            "body": {"type": "string"},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "created_at": {"type": "string"},
-            "updated_at": {"type": "string"},
-        },
-    },
-    "NoteInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["title"],
-        "properties": {
-            "title": {**TEXT, "maxLength": notes.TITLE_MAX},
-            "body": {"type": "string", "maxLength": notes.BODY_MAX},
-            "tags": {
-                "type": "array",
-                "maxItems": notes.TAGS_MAX,
-                "items": {**TEXT, "maxLength": notes.TAG_MAX},
-            },
-        },
-    },
-    "NoteList": {
-        "type": "object",
-        "required": ["items", "total", "limit", "offset", "next", "prev"],
-        "properties": {
-            "items": {"type": "array", "items": ref("Note")},
-            "total": {"type": "integer"},
-            "limit": {"type": "integer"},
-            "offset": {"type": "integer"},
-            "next": {"type": ["string", "null"]},
-            "prev": {"type": ["string", "null"]},
-        },
-    },
-    "ShareRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "expires_in": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 7 * 24 * 3600,
-                "default": 24 * 3600,
-                "description": "Seconds the link works for: 1 day unless asked, 7 days at most",
-            }
-        },
-    },
-    "ShareLink": {
-        "type": "object",
-        "required": ["url", "expires_at"],
-        "properties": {
-            "url": {"type": "string", "description": "GET it to see the note; no login needed"},
-            "expires_at": {"type": "string"},
-            "expires_in": {"type": "integer"},
-            "note_id": {"type": "integer"},
-        },
-    },
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "trace": {"type": "string"},
-            "module": {"type": "string"},
-        },
-    },
-    "ValidationProblem": {
-        "allOf": [
-            ref("Problem"),
-            {
-                "type": "object",
-                "required": ["errors"],
-                "properties": {
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["field", "message"],
-                            "properties": {
-                                "field": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    }
-                },
-            },
-        ],
-    },
-    "Module": {
-        "type": "object",
-        "required": ["name", "title", "summary", "enabled"],
-        "properties": {
-            "name": {"type": "string"},
-            "title": {"type": "string"},
-            "summary": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "enabled_by_default": {"type": "boolean"},
-            "url_prefix": {"type": "string"},
-            "challenges": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-    "Toggle": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["enabled"],
-        "properties": {"enabled": {"type": "boolean"}},
-    },
-    "TraceSummary": {
-        "type": "object",
-        "required": ["id", "method", "path", "status", "module", "duration_ms"],
-        "properties": {
-            "id": {"type": "string"},
-            "time": {"type": "string"},
-            "method": {"type": "string"},
-            "path": {"type": "string"},
-            "status": {"type": ["integer", "null"]},
-            "module": {"type": ["string", "null"]},
-            "duration_ms": {"type": ["number", "null"]},
-            "sql_count": {"type": "integer"},
-            "event_count": {"type": "integer"},
-        },
-    },
-    "Trace": {
-        "type": "object",
-        "required": [
-            "id",
-            "method",
-            "path",
-            "status",
-            "module",
-            "request",
-            "response",
-            "sql",
-            "events",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "method": {"type": "string"},
-            "path": {"type": "string"},
-            "status": {"type": ["integer", "null"]},
-            "module": {"type": ["string", "null"]},
-            "duration_ms": {"type": ["number", "null"]},
-            "request": {"type": "object"},
-            "response": {"type": "object"},
-            "sql": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["sql", "params", "duration_ms"],
-                    "properties": {
-                        "sql": {"type": "string"},
-                        "duration_ms": {"type": ["number", "null"]},
-                    },
-                },
-            },
-            "events": {
-                "type": "array",
-                "items": {"type": "object", "required": ["module", "message"]},
-            },
-            "exception": {"type": ["object", "null"]},
-        },
-    },
-    "SQLQuery": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["sql"],
-        "properties": {
-            "sql": {**TEXT, "maxLength": 10_000},
-            "explain": {"type": "boolean"},
-        },
-    },
-    "SQLResult": {
-        "type": "object",
-        "required": ["columns", "rows", "truncated", "blob_columns"],
-        "properties": {
-            "columns": {"type": "array", "items": {"type": "string"}},
-            "rows": {"type": "array", "items": {"type": "array"}},
-            "truncated": {"type": "boolean"},
-            "blob_columns": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Columns that held binary data, shown as hex literals x'00ff'",
-            },
-            "note": {"type": "string", "description": "What was left out or shown differently"},
-            "duration_ms": {"type": "number"},
-            "plan": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Challenge": {
-        "type": "object",
-        "required": ["id", "module", "title", "solved"],
-        "properties": {
-            "id": {"type": "string"},
-            "module": {"type": "string"},
-            "title": {"type": "string"},
-            "hint": {"type": "string"},
-            "solved": {"type": "boolean"},
-            "solved_at": {"type": ["string", "null"]},
-            "trace_id": {"type": ["string", "null"]},
-            "in_scope": {
-                "type": "boolean",
-                "description": "Whether it counts here (a class's preset may choose some)",
-            },
-        },
-    },
-}
-
-OBJECT = {"type": "object"}
-
-
-def paths() -> dict[str, Any]:
-    """Describe every endpoint under /api/ and /sandbox/."""
+def openapi() -> dict[str, Any]:
+    """Describe every endpoint of the notes API."""
     list_params = [
         query(
             "limit",
@@ -341,282 +51,86 @@ def paths() -> dict[str, Any]:
     ]
     note = ok("The note", ref("Note"), headers=ETAG)
     return {
-        "/api/notes": {
-            "get": {
-                "summary": "List notes, a page at a time",
-                "tags": ["api"],
-                "security": SECURITY,
-                "parameters": list_params,
-                "responses": {
-                    "200": ok(
-                        "A page of notes",
-                        ref("NoteList"),
-                        headers={
-                            **ETAG,
-                            "Link": {
-                                "schema": {"type": "string"},
-                                "description": "RFC 8288 first/last/next/prev",
+        "tags": [{"name": "api", "description": "The notes API (the api module)"}],
+        "paths": {
+            "/api/notes": {
+                "get": {
+                    "summary": "List notes, a page at a time",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "parameters": list_params,
+                    "responses": {
+                        "200": ok(
+                            "A page of notes",
+                            ref("NoteList"),
+                            headers={
+                                **ETAG,
+                                "Link": {
+                                    "schema": {"type": "string"},
+                                    "description": "RFC 8288 first/last/next/prev",
+                                },
                             },
-                        },
-                    ),
-                    **NOT_MODIFIED,
-                    **problems(400, 401, 404),
-                },
-            },
-            "post": {
-                "summary": "Create a note",
-                "tags": ["api"],
-                "security": SECURITY,
-                "requestBody": body("NoteInput"),
-                "responses": {
-                    "201": ok(
-                        "Created",
-                        ref("Note"),
-                        headers={**ETAG, "Location": {"schema": {"type": "string"}}},
-                    ),
-                    **problems(400, 401, 403, 404, 413, 415, 422),
-                },
-            },
-        },
-        "/api/notes/{note_id}": {
-            "parameters": [NOTE_ID],
-            "get": {
-                "summary": "Read a note",
-                "tags": ["api"],
-                "security": SECURITY,
-                "responses": {"200": note, **NOT_MODIFIED, **problems(401, 404)},
-            },
-            "put": {
-                "summary": "Replace a note",
-                "tags": ["api"],
-                "security": SECURITY,
-                "requestBody": body("NoteInput"),
-                "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
-            },
-            "patch": {
-                "summary": "Change some fields of a note",
-                "tags": ["api"],
-                "security": SECURITY,
-                "requestBody": {
-                    "required": True,
-                    **content({**SCHEMAS["NoteInput"], "required": []}),
-                },
-                "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
-            },
-            "delete": {
-                "summary": "Delete a note",
-                "tags": ["api"],
-                "security": SECURITY,
-                "responses": {"204": {"description": "Deleted"}, **problems(401, 403, 404, 412)},
-            },
-        },
-        "/api/notes/{note_id}/share": {
-            "parameters": [NOTE_ID],
-            "post": {
-                "summary": "Make a signed, expiring link that shows the note to anyone who has it",
-                "description": "Belongs to the encryption module: with it off, a 404 problem.",
-                "tags": ["api"],
-                "requestBody": {"required": False, **content(ref("ShareRequest"))},
-                "responses": {
-                    "200": ok("The link", ref("ShareLink")),
-                    **problems(400, 401, 404, 413, 415, 422),
-                },
-            },
-        },
-        "/api/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "tags": ["api"],
-                "responses": {"200": ok("OpenAPI 3.1", OBJECT), **problems(404)},
-            }
-        },
-        "/sandbox/health": {
-            "get": {
-                "summary": "Is the sandbox up?",
-                "tags": ["sandbox"],
-                "responses": {
-                    "200": ok(
-                        "Up",
-                        {
-                            "type": "object",
-                            "required": ["status"],
-                            "properties": {"status": {"const": "ok"}},
-                        },
-                    )
-                },
-            }
-        },
-        "/sandbox/settings": {
-            "get": {
-                "summary": "Every setting with its help",
-                "tags": ["sandbox"],
-                "responses": {"200": ok("Settings", OBJECT)},
-            }
-        },
-        "/sandbox/modules": {
-            "get": {
-                "summary": "Every module and whether it is on",
-                "tags": ["sandbox"],
-                "responses": {
-                    "200": ok(
-                        "Modules",
-                        {
-                            "type": "object",
-                            "required": ["modules"],
-                            "properties": {"modules": {"type": "array", "items": ref("Module")}},
-                        },
-                    )
-                },
-            }
-        },
-        "/sandbox/modules/{name}": {
-            "parameters": [MODULE],
-            "get": {
-                "summary": "One module",
-                "tags": ["sandbox"],
-                "responses": {"200": ok("The module", ref("Module")), **problems(404)},
-            },
-            "patch": {
-                "summary": "Switch a module on or off",
-                "tags": ["sandbox"],
-                "requestBody": body("Toggle"),
-                "responses": {
-                    "200": ok("The module, switched", ref("Module")),
-                    **problems(400, 404, 413, 415, 422),
-                },
-            },
-        },
-        "/sandbox/modules/{name}/source": {
-            "parameters": [MODULE],
-            "get": {
-                "summary": "The module's source, from the running package",
-                "tags": ["sandbox"],
-                "responses": {"200": ok("Source files", OBJECT), **problems(404)},
-            },
-        },
-        "/sandbox/traces": {
-            "get": {
-                "summary": "Recent request records, newest first",
-                "tags": ["sandbox"],
-                "parameters": [
-                    query(
-                        "limit", {"type": "integer", "minimum": 1, "maximum": 10_000}, "How many"
-                    ),
-                    query(
-                        "status",
-                        {"type": "integer", "minimum": 100, "maximum": 599},
-                        "Only this status",
-                    ),
-                    query("module", {"type": "string"}, "Only this module's routes"),
-                    query("method", {"type": "string"}, "Only this method"),
-                    query("path", {"type": "string"}, "Only paths containing this"),
-                ],
-                "responses": {
-                    "200": ok(
-                        "Records",
-                        {
-                            "type": "object",
-                            "required": ["traces"],
-                            "properties": {
-                                "traces": {"type": "array", "items": ref("TraceSummary")}
-                            },
-                        },
-                    ),
-                    **problems(400),
-                },
-            }
-        },
-        "/sandbox/traces/stream": {
-            "get": {
-                "summary": "Server-Sent Events: each record as it completes",
-                "tags": ["sandbox"],
-                "parameters": [
-                    query(
-                        "last_event_id",
-                        {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                        "The last message id seen (as the Last-Event-ID header a browser "
-                        "sends when it reconnects): what came since is sent first",
-                    ),
-                    {
-                        "name": "Last-Event-ID",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                        "description": "Sent by a browser's EventSource when it reconnects",
+                        ),
+                        **NOT_MODIFIED,
+                        **problems(400, 401, 404),
                     },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "An event stream",
-                        **content({"type": "string"}, "text/event-stream"),
-                    },
-                    **problems(400),
                 },
-            }
-        },
-        "/sandbox/traces/{trace_id}": {
-            "parameters": [path_param("trace_id", {"type": "string"})],
-            "get": {
-                "summary": "One request record in full",
-                "tags": ["sandbox"],
-                "responses": {"200": ok("The record", ref("Trace")), **problems(404)},
+                "post": {
+                    "summary": "Create a note",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "requestBody": body("NoteInput"),
+                    "responses": {
+                        "201": ok(
+                            "Created",
+                            ref("Note"),
+                            headers={**ETAG, "Location": {"schema": {"type": "string"}}},
+                        ),
+                        **problems(400, 401, 403, 404, 413, 415, 422),
+                    },
+                },
+            },
+            "/api/notes/{note_id}": {
+                "parameters": [NOTE_ID],
+                "get": {
+                    "summary": "Read a note",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "responses": {"200": note, **NOT_MODIFIED, **problems(401, 404)},
+                },
+                "put": {
+                    "summary": "Replace a note",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "requestBody": body("NoteInput"),
+                    "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
+                },
+                "patch": {
+                    "summary": "Change some fields of a note",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "requestBody": {
+                        "required": True,
+                        **content({**SCHEMAS["NoteInput"], "required": []}),
+                    },
+                    "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
+                },
+                "delete": {
+                    "summary": "Delete a note",
+                    "tags": ["api"],
+                    "security": SECURITY,
+                    "responses": {
+                        "204": {"description": "Deleted"},
+                        **problems(401, 403, 404, 412),
+                    },
+                },
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "tags": ["api"],
+                    "responses": {"200": ok("OpenAPI 3.1", OBJECT), **problems(404)},
+                }
             },
         },
-        "/sandbox/progress": {
-            "get": {
-                "summary": "Every challenge and whether it is solved",
-                "tags": ["sandbox"],
-                "responses": {
-                    "200": ok(
-                        "Progress",
-                        {
-                            "type": "object",
-                            "required": ["challenges", "solved", "total"],
-                            "properties": {
-                                "challenges": {"type": "array", "items": ref("Challenge")},
-                                "solved": {"type": "integer"},
-                                "total": {"type": "integer"},
-                            },
-                        },
-                    )
-                },
-            }
-        },
-        "/sandbox/reset": {
-            "post": {
-                "summary": "Put data, toggles and progress back to the start",
-                "tags": ["sandbox"],
-                "responses": {"200": ok("Reset", OBJECT)},
-            }
-        },
-        "/sandbox/sql": {
-            "post": {
-                "summary": "Run one read-only SQL statement",
-                "tags": ["sandbox"],
-                "requestBody": body("SQLQuery"),
-                "responses": {
-                    "200": ok("The result", ref("SQLResult")),
-                    **problems(400, 413, 415, 422),
-                },
-            }
-        },
-    }
-
-
-def document() -> dict[str, Any]:
-    """Return the whole OpenAPI document."""
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Backend sandbox API",
-            "version": __version__,
-            "description": "Notes over REST under /api/, and the sandbox's own inspector under "
-            "/sandbox/. Every error is an RFC 9457 problem (application/problem+json).",
-        },
-        "tags": [
-            {"name": "api", "description": "The notes API (the api module)"},
-            {"name": "sandbox", "description": "Toggles, records, progress, SQL console"},
-        ],
-        "paths": paths(),
-        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }

@@ -10,9 +10,8 @@ from flask import Blueprint, Response, json, render_template, request, send_from
 
 from sandbox import notes
 from sandbox.errors import InvalidQuery, SandboxError
+from sandbox.openapi import document
 from sandbox.validation import json_body
-
-from .openapi import document
 
 # template_folder: the module's pages live in its own folder, with the rest of it.
 bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")

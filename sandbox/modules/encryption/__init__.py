@@ -18,6 +18,7 @@ from sandbox.registry import Module
 
 from . import keys, switch
 from .challenges import CHALLENGES
+from .openapi import openapi
 from .share import share_bp
 from .transform import TOKEN_START, cipher
 from .views import bp
@@ -76,4 +77,5 @@ module = Module(
     init_app=init_app,
     on_toggle=switch.on_toggle,
     after_toggle=switch.after_toggle,
+    openapi=openapi,
 )
