@@ -32,6 +32,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.api",
     "sandbox.modules.auth",
     "sandbox.modules.encryption",
+    "sandbox.modules.caching",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle
@@ -102,6 +103,9 @@ class Module:
     openapi: Callable[[], dict[str, Any]] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     more_blueprints: tuple[Blueprint, ...] = ()  # routes outside the module's own URL prefix
+    # Routes that answer whether the module is on or off: the same request, timed both
+    # ways, is the lesson (the caching module's report: off, it is computed every time).
+    works_when_off: tuple[Blueprint, ...] = ()
     init_app: Callable[[Flask], None] | None = None  # bind extensions (flask-login) at start
     on_toggle: Callable[[Any, str, bool], None] | None = None
     after_toggle: Callable[[Any, bool], None] | None = None
@@ -153,7 +157,12 @@ class Registry:
     def __init__(self, modules: list[Module]):
         self.modules = {m.name: m for m in modules}
         # Which module owns each blueprint: the gate looks up the blueprint of the matched route.
-        self.owners = {bp.name: m for m in modules for bp in (m.blueprint, *m.more_blueprints)}
+        self.owners = {
+            bp.name: m
+            for m in modules
+            for bp in (m.blueprint, *m.more_blueprints, *m.works_when_off)
+        }
+        self.ungated = {bp.name for m in modules for bp in m.works_when_off}
         # {workspace: (state, when it was read)}: every workspace switches its own modules.
         self._states: dict[str, tuple[dict[str, bool], float]] = {}
         self._generation = 0  # how many times the cache was dropped
@@ -217,11 +226,12 @@ class Registry:
         state = self.state()
         return [m for name, m in self.modules.items() if state[name]]
 
-    def provided(self, service: str) -> Any:
+    def provided(self, service: str, *, wrapped: bool = True) -> Any:
         """Return the first on module's provider of a core service, wrapped; or None."""
         for module in self.enabled():
             if service in module.provides:
-                return self.wrapped(service, module.provides[service])
+                provider = module.provides[service]
+                return self.wrapped(service, provider) if wrapped else provider
         return None
 
     def wrapped(self, service: str, provider: Any) -> Any:
@@ -373,7 +383,7 @@ class Registry:
         if owner is not None:
             if record is not None:
                 record.module = owner.name
-            if not self.is_enabled(owner.name):
+            if not self.is_enabled(owner.name) and request.blueprint not in self.ungated:
                 raise ModuleOff(owner.name)
         for module in self.enabled():
             if module.before_request is not None:
@@ -416,7 +426,7 @@ def init_app(app: Flask) -> None:
             app.config.setdefault(name, default)  # the user's setting wins over the module's
         if (sql := module.schema_sql()) is not None:
             db.create_tables(app, sql)
-        for blueprint in (module.blueprint, *module.more_blueprints):
+        for blueprint in (module.blueprint, *module.more_blueprints, *module.works_when_off):
             app.register_blueprint(blueprint)
         for command in module.commands:
             app.cli.add_command(command)

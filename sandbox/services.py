@@ -81,6 +81,7 @@ SERVICES: dict[str, type] = {
 # What the core announces, and with which keyword arguments. ``listens`` may name only these.
 EVENTS: dict[str, str] = {
     # A note was written or deleted (after its transaction committed).
+    # note_id 0: many notes at once (a generated batch).
     "note_changed": "workspace: str, note_id: int, action: 'insert' | 'update' | 'delete'",
     # A workspace was put back to the start (every note, account and switch).
     "workspace_reset": "workspace: str",
