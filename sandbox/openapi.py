@@ -79,22 +79,10 @@ MODULE = path_param("name", {"type": "string"})
 TEXT = {"type": "string", "pattern": NOT_BLANK_PATTERN}
 NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The version of this answer"}}
-# Who may call the notes API: anyone while the auth module is off ({}), else a bearer token
-# (POST /auth/tokens) or the session cookie that POST /auth/login sets.
+# Who may call: anyone while no module checks ({}), else a scheme a module describes (the
+# auth module's bearer token and session cookie). Schemes no loaded module describes are
+# left out of the document (see document()).
 SECURITY = [{}, {"bearer": []}, {"cookie": []}]
-SECURITY_SCHEMES = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A token from POST /auth/tokens: Authorization: Bearer sbx_...",
-    },
-    "cookie": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "session",
-        "description": "The session cookie set by POST /auth/login",
-    },
-}
 
 SCHEMAS: dict[str, Any] = {
     "Note": {
@@ -479,23 +467,31 @@ def document() -> dict[str, Any]:
     """Return the whole OpenAPI document: the core's paths, then each module's own."""
     from sandbox.registry import registry
 
-    all_paths, schemas, tags = paths(), dict(SCHEMAS), [SANDBOX_TAG]
+    all_paths, schemas, schemes, tags = paths(), dict(SCHEMAS), {}, [SANDBOX_TAG]
     for module in registry().modules.values():
         if module.openapi is None:
             continue
         part = module.openapi()
         all_paths.update(part.get("paths", {}))
         schemas.update(part.get("schemas", {}))
+        schemes.update(part.get("securitySchemes", {}))
         tags += [tag for tag in part.get("tags", ()) if tag not in tags]
+    for item in all_paths.values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "security" in operation:
+                operation["security"] = [
+                    need for need in operation["security"] if set(need) <= set(schemes)
+                ]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Backend sandbox API",
             "version": __version__,
-            "description": "Notes over REST under /api/, and the sandbox's own inspector under "
-            "/sandbox/. Every error is an RFC 9457 problem (application/problem+json).",
+            "description": "Each module's routes under its own prefix, and the sandbox's own "
+            "inspector under /sandbox/. Every error is an RFC 9457 problem "
+            "(application/problem+json).",
         },
         "tags": tags,
         "paths": all_paths,
-        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": schemas, "securitySchemes": schemes},
     }

@@ -17,6 +17,7 @@ from . import pages, sessions, token_views  # noqa: F401  (they add routes to th
 from .challenges import CHALLENGES
 from .cli import users_cli
 from .identity import SessionsAndTokens
+from .openapi import openapi
 from .views import bp
 
 
@@ -62,4 +63,5 @@ module = Module(
     on_toggle=on_toggle,
     reset=reset,
     commands=(users_cli,),  # python app.py users add NAME --role instructor
+    openapi=openapi,
 )

@@ -20,7 +20,12 @@ GENERATE = {
     "required": ["count"],
     "properties": {
         "count": {"type": "integer", "minimum": 1, "maximum": 20000},
-        "seed": {"type": "integer", "description": "The same seed makes the same notes"},
+        "seed": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2**63 - 1,
+            "description": "The same seed makes the same notes",
+        },
     },
 }
 X_CACHE = {"X-Cache": {"schema": {"type": "string", "enum": ["hit", "miss"]}}}

@@ -41,18 +41,33 @@ def get_report() -> dict[str, Any]:
     return data
 
 
+def whole(data: dict[str, Any], name: str, low: int, high: int, errors: list) -> int | None:
+    """Return ``data[name]`` as an int if it is a whole number from low to high; else note why.
+
+    JSON has one number type: 625.0 is the same number as 625, so it is accepted too
+    (the OpenAPI document, like JSON Schema, calls both an integer).
+    """
+    value = data.get(name)
+    whole_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if whole_number and low <= value <= high and float(value).is_integer():  # range first
+        return int(value)
+    errors.append({"field": name, "message": f"A whole number from {low} to {high}."})
+    return None
+
+
 @open_bp.post("/notes")
 def generate() -> tuple[dict[str, Any], int]:
     """Add generated notes (yours), to give the report something to chew on."""
-    data = check(json_body(), [Field("count", int), Field("seed", int, required=False)])
-    if not 1 <= data["count"] <= GENERATE_MAX:
-        raise ValidationFailed(
-            [{"field": "count", "message": f"From 1 to {GENERATE_MAX} ({data['count']} sent)."}]
-        )
+    data = check(json_body(), [Field("count", float), Field("seed", float, required=False)])
+    errors: list[dict[str, str]] = []
+    count = whole(data, "count", 1, GENERATE_MAX, errors)
+    seed = whole(data, "seed", 0, 2**63 - 1, errors) if "seed" in data else 1
+    if errors:
+        raise ValidationFailed(errors)
     started = time.perf_counter()
-    created = notes.create_notes(report.generated(data["count"], data.get("seed", 1)))
+    created = notes.create_notes(report.generated(count, seed))
     took = round((time.perf_counter() - started) * 1000, 1)
-    return {"created": created, "seed": data.get("seed", 1), "took_ms": took}, 201
+    return {"created": created, "seed": seed, "took_ms": took}, 201
 
 
 @bp.get("/settings")
@@ -66,12 +81,13 @@ def change_settings() -> dict[str, Any]:
     """Switch invalidation on or off, or change the TTL."""
     data = check(
         json_body(),
-        [Field("invalidate", bool, required=False), Field("ttl", int, required=False)],
+        [Field("invalidate", bool, required=False), Field("ttl", float, required=False)],
     )
-    if "ttl" in data and not 1 <= data["ttl"] <= TTL_MAX:
-        raise ValidationFailed(
-            [{"field": "ttl", "message": f"Seconds from 1 to {TTL_MAX} ({data['ttl']} sent)."}]
-        )
+    if "ttl" in data:
+        errors: list[dict[str, str]] = []
+        data["ttl"] = whole(data, "ttl", 1, TTL_MAX, errors)
+        if errors:
+            raise ValidationFailed(errors)
     changed = set_options(data)
     if data.get("invalidate") is False:
         event("caching", "invalidation off: writes no longer drop cached copies")
