@@ -395,7 +395,8 @@ def list_notes(query: Query) -> tuple[list[dict[str, Any]], int]:
     check_query(query)
     owner = owner_filter(require_identity(write=False))
     items, total = storage().list(db.workspace(), replace(query, owner=owner))
-    return [_read(n) for n in items], total
+    state = registry().state()  # once for the page, not once per note
+    return [_read(n, state) for n in items], total
 
 
 def get_note(note_id: int) -> dict[str, Any]:
@@ -476,7 +477,8 @@ def visible_notes(batch: int = 1000) -> Iterator[dict[str, Any]]:
     while True:
         query = Query(limit=batch, offset=offset, owner=owner)
         items, _ = storage().list(db.workspace(), query)
-        yield from (_read(n) for n in items)
+        state = registry().state()
+        yield from (_read(n, state) for n in items)
         if len(items) < batch:
             return
         offset += batch

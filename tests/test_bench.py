@@ -44,3 +44,18 @@ def test_the_class_benchmark_runs():
 def test_the_connections_benchmark_runs():
     out = run_bench("tests/bench/bench_connections.py", "20")
     assert re.search(r"^\s+20\s+20\s+50/50\s+\d+\.\d\s+\d+\.\d$", out, re.MULTILINE), out
+
+
+def test_the_caching_benchmark_runs():
+    out = run_bench("tests/bench/bench_caching.py", "0.3", "1000")
+    assert re.search(r"speed-up hit / off: \d+x", out), out
+    assert re.search(r"one note \(GET /api/notes/5\): on \d+ req/s", out), out
+
+
+def test_the_json_server_benchmark_runs_or_says_why_not():
+    # Installs json-server into ~/.cache/sandbox-bench the first time, where npm exists.
+    out = run_bench("tests/bench/bench_jsonserver.py", "0.3")
+    if "npm or node not found" in out:
+        assert "install Node.js" in out  # said, not silently skipped
+    else:
+        assert re.search(r"GET one note\s+\d+\s+\d+\s+\d+\.\d\d", out), out
