@@ -17,8 +17,14 @@ from sandbox.registry import Module
 from . import export, store
 from .challenges import CHALLENGES
 from .openapi import openapi
+from .queue import backend
 from .runner import job_queue, recover
 from .views import bp, export_bp
+
+
+def init_app(app: Flask) -> None:
+    """Refuse a queue URL huey cannot use when the server starts, not at the first job."""
+    backend(app.config["SANDBOX_JOBS_URL"], app.instance_path)
 
 
 def start(app: Flask) -> None:
@@ -51,6 +57,7 @@ module = Module(
     works_when_off=(export_bp,),
     challenges=CHALLENGES,
     enabled_by_default=False,
+    init_app=init_app,
     start=start,
     stop=stop,
     reset=reset,
