@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -134,9 +135,10 @@ def test_a_failing_job_is_retried_with_a_growing_delay_then_done(on):
     assert (first["retry_in_seconds"], second["retry_in_seconds"]) == (1, 2)  # backoff: doubles
 
     def gap(earlier, later):  # seconds from one try's end to the next one's start
-        return time.mktime(time.strptime(later["started_at"][:19], "%Y-%m-%dT%H:%M:%S")) - (
-            time.mktime(time.strptime(earlier["ended_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+        ended, started = (
+            datetime.fromisoformat(t) for t in (earlier["ended_at"], later["started_at"])
         )
+        return (started - ended).total_seconds()
 
     assert gap(first, second) >= 1 and gap(second, third) >= 2
     failed = record(on, first["record"])
