@@ -282,6 +282,24 @@ def test_a_reset_forgets_the_jobs_and_their_archives(on, app):
     assert on.get("/jobs").json["jobs"] == [] and not archive.exists()
 
 
+def test_a_reset_while_a_job_runs_leaves_nothing_behind(on, app):
+    generate(on, 300)
+    url = on.post("/api/notes/export").headers["Location"]
+    while on.get(url).json["status"] != "running":
+        time.sleep(0.02)
+    on.post("/sandbox/reset")  # the job's row goes, and the module is off again: it stops
+    assert job_threads() == []
+    on.patch("/sandbox/modules/jobs", json={"enabled": True})
+    fresh = poll(on, on.post("/api/notes/export").headers["Location"])
+    assert fresh["status"] == "done" and [j["id"] for j in on.get("/jobs").json["jobs"]] == [
+        fresh["id"]
+    ]
+    deadline = time.monotonic() + 10
+    while on.get("/jobs/queue").json["scheduled"] + on.get("/jobs/queue").json["waiting"]:
+        assert time.monotonic() < deadline  # the old job's message ran and did nothing
+        time.sleep(0.1)
+
+
 def test_each_workspace_has_its_own_jobs(room, ada, bob):
     try:
         for student in (ada, bob):

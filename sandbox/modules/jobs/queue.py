@@ -60,7 +60,11 @@ def backend(url: str | None, instance_path: str) -> tuple[type[Huey], dict[str, 
 
 
 class InProcessConsumer(Consumer):
-    """huey's consumer, run on threads inside the web server's process."""
+    """huey's consumer, run on threads inside the web server's process.
+
+    Two of its methods are replaced (read against huey 3.5's consumer.py): the threads'
+    names, and the signal handlers it would install.
+    """
 
     def _create_process(self, process: Any, name: str) -> Any:
         thread = super()._create_process(process, name)

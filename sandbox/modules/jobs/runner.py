@@ -58,7 +58,9 @@ def run_try(app: Flask, workspace: str, job_id: int, *, retries_left: int, retry
         # the request. This is the job's own g (its own app context): the job runs as its owner.
         g.sandbox_identity = Identity(**json.loads(row["identity"]))
         thread = threading.current_thread().name
-        store.start_try(job_id, record.id, thread)
+        if store.start_try(job_id, record.id, thread) is None:
+            event("jobs", f"job {job_id} is gone (the workspace was reset): nothing to do")
+            return
         event(
             "jobs",
             f"job {job_id}: try {attempt} on {thread}, as {row['owner']}; queued by request "

@@ -101,11 +101,13 @@ def peek(path: Path, workspace: str, job_id: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-def start_try(job_id: int, record_id: str, thread: str) -> int:
-    """Mark a job running, count the try, and return its number (1 for the first)."""
+def start_try(job_id: int, record_id: str, thread: str) -> int | None:
+    """Mark a job running, count the try, and return its number (None: reset meanwhile)."""
     conn = db.get_db().conn
     with conn:
         row = conn.execute("select attempts, tries from jobs where id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
         attempt = row["attempts"] + 1
         tries = [
             *json.loads(row["tries"]),
@@ -133,6 +135,8 @@ def end_try(
     conn = db.get_db().conn
     with conn:
         row = conn.execute("select tries from jobs where id = ?", (job_id,)).fetchone()
+        if row is None:
+            return  # the workspace was reset while the job ran: nobody asks for it any more
         tries = json.loads(row["tries"])
         outcome = outcome or ("done" if status == "done" else "failed")
         ended = {"ended_at": stamp, "outcome": outcome}
