@@ -52,6 +52,13 @@ def test_the_caching_benchmark_runs():
     assert re.search(r"one note \(GET /api/notes/5\): on \d+ req/s", out), out
 
 
+def test_the_jobs_benchmark_runs():
+    out = run_bench("tests/bench/bench_jobs.py", "0.3", "50")
+    assert re.search(r"request time off / on: \d+x", out), out
+    assert re.search(r"nothing to do with \(GET /server/get\): on \d+ req/s", out), out
+    assert re.search(r"idle server CPU: jobs on \d+\.\d\d ms/s", out), out
+
+
 def test_the_json_server_benchmark_runs_or_says_why_not():
     # Installs json-server into ~/.cache/sandbox-bench the first time, where npm exists.
     out = run_bench("tests/bench/bench_jsonserver.py", "0.3")
