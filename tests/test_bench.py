@@ -52,6 +52,14 @@ def test_the_caching_benchmark_runs():
     assert re.search(r"one note \(GET /api/notes/5\): on \d+ req/s", out), out
 
 
+def test_the_indexing_benchmark_runs():
+    out = run_bench("tests/bench/bench_indexing.py", "0.3", "20000", "2000")
+    assert re.search(r"speed-up index / scan: statement \d+x, request \d+x", out), out
+    assert re.search(r"insert cost with / without the extra index: \d+\.\d\dx", out), out
+    assert re.search(r"slow-down off / on: statement \d+x, request \d+x", out), out
+    assert re.search(r"one without \(GET /server/get\): on \d+ req/s", out), out
+
+
 def test_the_json_server_benchmark_runs_or_says_why_not():
     # Installs json-server into ~/.cache/sandbox-bench the first time, where npm exists.
     out = run_bench("tests/bench/bench_jsonserver.py", "0.3")
