@@ -29,12 +29,31 @@ STATUSES = {
     "cancelled": 5,
     "refunded": 2,
 }
+STREETS = (
+    "Maple", "Oak", "Pine", "Elm", "Cedar", "Birch", "Willow", "Station", "Market", "Church",
+    "Mill", "River", "Lake", "Hill", "Park", "Garden", "Bridge", "Castle", "Harbour", "Meadow",
+)  # fmt: skip
+CITIES = (
+    "Lyon", "Porto", "Leeds", "Gent", "Bremen", "Turin", "Krakow", "Aarhus", "Bilbao", "Utrecht",
+    "Graz", "Brno", "Cork", "Tartu", "Malmo", "Basel", "Split", "Lille", "Plovdiv", "Bergen",
+)  # fmt: skip
+# What a customer wrote at checkout, often nothing. Real orders carry text like this and
+# the address: it makes each row a realistic width, and a scan reads all of it.
+COMMENTS = (
+    "",
+    "",
+    "",
+    "Please leave the parcel with the neighbour if I am out.",
+    "Gift wrap, and no invoice in the box please.",
+    "Ring twice, the bell is broken.",
+    "Deliver after 6 pm on weekdays.",
+)
 FIRST_DAY = date(2023, 1, 1)
 MEAN_GAP_SECONDS = 315  # 200,000 orders cover about two years
 
 INSERT = (
-    "insert into orders (workspace, customer, product, status, amount, quantity, created_at) "
-    "values (?, ?, ?, ?, ?, ?, ?)"
+    "insert into orders (workspace, customer, product, status, amount, quantity, address, "
+    "comment, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -51,6 +70,16 @@ def generated(count: int, seed: int, workspace: str) -> list[tuple[Any, ...]]:
     quantities = rng.choices(range(1, 6), k=count)
     gaps = rng.choices(range(1, 2 * MEAN_GAP_SECONDS), k=count)
     stamps = [_stamp(second) for second in itertools.accumulate(gaps)]
+    addresses = [
+        f"{number} {street} Street, {city}"
+        for number, street, city in zip(
+            rng.choices(range(1, 400), k=count),
+            rng.choices(STREETS, k=count),
+            rng.choices(CITIES, k=count),
+            strict=True,
+        )
+    ]
+    comments = rng.choices(COMMENTS, k=count)
     return list(
         zip(
             itertools.repeat(workspace, count),
@@ -59,6 +88,8 @@ def generated(count: int, seed: int, workspace: str) -> list[tuple[Any, ...]]:
             chosen,
             amounts,
             quantities,
+            addresses,
+            comments,
             stamps,
             strict=True,
         )

@@ -11,6 +11,8 @@ create table if not exists orders (
     status     text not null,     -- delivered (70%), shipped, paid, pending, cancelled, refunded (2%)
     amount     integer not null,  -- cents: money is never a float
     quantity   integer not null,
+    address    text not null,     -- where it goes: "17 Elm Street, Lyon"
+    comment    text not null,     -- what the customer wrote at checkout, often ''
     created_at text not null      -- ISO 8601, in the order the orders came in
 );
 
