@@ -24,26 +24,30 @@ GENERATE = {
         },
     },
 }
-INDEX = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["table", "columns"],
-    "properties": {
-        "table": {"type": "string", "enum": list(WHITELIST)},
-        "columns": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": MAX_COLUMNS,
-            "uniqueItems": True,
-            "items": {
-                "type": "string",
-                "enum": sorted({c for cs in WHITELIST.values() for c in cs}),
+
+
+def index_body(table: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The body that makes an index on ``table``: its whitelisted columns only."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["table", "columns"],
+        "properties": {
+            "table": {"type": "string", "enum": [table]},
+            "columns": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_COLUMNS,
+                "uniqueItems": True,
+                "items": {"type": "string", "enum": list(columns)},
+                "description": "In index order (GET /indexing/indexes lists the columns)",
             },
-            "description": "In index order; each a column of the table (GET /indexing/indexes "
-            "lists them)",
         },
-    },
-}
+    }
+
+
+# One shape per table: a column is allowed only with the table it belongs to.
+INDEX = {"oneOf": [index_body(table, columns) for table, columns in WHITELIST.items()]}
 CUSTOMER = {"type": "string", "pattern": "^c[0-9]{4}$"}
 SINCE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+Z?)?$"}
 
