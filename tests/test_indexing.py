@@ -195,7 +195,7 @@ def test_every_challenge_can_be_solved(tmp_path):
         )
         assert "indexing.insert_cost" in solved(client)
         # The right index: SEARCH, and the statement 100x faster than the scan was.
-        for _ in range(5):
+        for _ in range(20):  # on a busy machine one lookup may be slowed down: ask again
             found = client.get("/indexing/orders?customer=c0042")
             assert statement(client, found)["plan"][0].startswith("SEARCH orders USING INDEX")
             if "indexing.fast_search" in solved(client):
@@ -207,13 +207,17 @@ def test_every_challenge_can_be_solved(tmp_path):
         shutdown(app)
 
 
-def test_a_search_through_someone_elses_index_or_a_slow_one_is_not_the_challenge(client):
-    client.post("/indexing/orders", json={"count": 2000})
-    client.get("/indexing/orders?customer=c0042")  # a scan, but fast: 2,000 rows
-    client.post("/indexing/indexes", json={"table": "orders", "columns": ["customer"]})
-    for _ in range(3):
-        client.get("/indexing/orders?customer=c0042")
-    assert "indexing.fast_search" not in solved(client)  # not 100x: too few rows to matter
+def test_a_search_through_an_index_that_is_not_yours_does_not_count(app, client):
+    """A classmate's index (here one made around the module) speeds your query up too;
+    the challenge asks for an index of yours."""
+    client.post("/indexing/orders", json={"count": 200_000})
+    client.get("/indexing/orders?customer=c0042")  # a scan
+    with sqlite3.connect(database_path(app)) as conn:
+        conn.execute("create index someone_elses on orders (customer)")
+    for _ in range(5):
+        found = client.get("/indexing/orders?customer=c0042")
+        assert "USING INDEX someone_elses" in statement(client, found)["plan"][0]
+    assert "indexing.fast_search" not in solved(client)
 
 
 def test_inserts_of_different_sizes_do_not_measure_an_index(client):
