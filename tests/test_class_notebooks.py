@@ -25,7 +25,12 @@ from sandbox.handle import LocalOnly
 
 # The notebooks that work over HTTP alone, so a class workspace runs them; the others open
 # the sandbox's files (sb.db, sb.data_dir), which only a sandbox of one's own has.
-IN_A_WORKSPACE = {"01-server.ipynb": "server", "03-api.ipynb": "api", "06-caching.ipynb": "caching"}
+IN_A_WORKSPACE = {
+    "01-server.ipynb": "server",
+    "03-api.ipynb": "api",
+    "06-caching.ipynb": "caching",
+    "07-indexing.ipynb": "indexing",
+}
 CURL_MISSING = (
     "curl is not on PATH: install it (Debian/Ubuntu: sudo apt-get install -y curl; macOS has "
     "it; Windows 10+: curl.exe is built in) to check the curl lines notebooks show"

@@ -1,0 +1,248 @@
+"""The indexing module's routes: orders to search, the questions asked of them, and indexes.
+
+The orders and their questions answer whether the module is on or off
+(``works_when_off``): a query timed with and without an index is the lesson. Making and
+dropping indexes needs the module on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from sandbox import db
+from sandbox.errors import InvalidQuery, SandboxError, ValidationFailed
+from sandbox.record import event
+from sandbox.validation import Field, check, json_body
+
+from . import indexes, orders
+from .plans import planner
+
+bp = Blueprint("indexing", __name__, url_prefix="/indexing")
+# Works with the module off too: make orders and time the questions, with no index at all.
+open_bp = Blueprint("indexing_open", __name__, url_prefix="/indexing")
+
+GENERATE_MAX = 200_000
+CUSTOMER = re.compile(r"c\d{4}")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?")
+
+
+class TooManyOrders(SandboxError):
+    """The workspace would hold more orders than the server allows."""
+
+    status = 409
+    title = "Too many orders"
+
+
+def whole(data: dict[str, Any], name: str, low: int, high: int, errors: list) -> int | None:
+    """Return ``data[name]`` as an int if it is a whole number from low to high; else note why.
+
+    JSON has one number type: 625.0 is the same number as 625, so it is accepted too.
+    """
+    value = data.get(name)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and low <= value <= high and float(value).is_integer():
+        return int(value)
+    errors.append({"field": name, "message": f"A whole number from {low} to {high}."})
+    return None
+
+
+# --- orders: make them, empty them ---
+
+
+@open_bp.post("/orders")
+def generate() -> tuple[dict[str, Any], int]:
+    """Add generated orders to this workspace, all in one transaction."""
+    data = check(json_body(), [Field("count", float), Field("seed", float, required=False)])
+    errors: list[dict[str, str]] = []
+    count = whole(data, "count", 1, GENERATE_MAX, errors)
+    seed = whole(data, "seed", 0, 2**63 - 1, errors) if "seed" in data else 1
+    if errors:
+        raise ValidationFailed(errors)
+    started = time.perf_counter()
+    rows = orders.generated(count, seed, db.workspace())
+    limit = current_app.config["SANDBOX_INDEXING_MAX_ORDERS"]
+    stored = orders.store(rows, limit)
+    if stored is None:
+        raise TooManyOrders(
+            f"A workspace holds at most {limit:,} orders (SANDBOX_INDEXING_MAX_ORDERS) and "
+            f"{count:,} more would be over it. Empty them first: DELETE /indexing/orders.",
+            limit=limit,
+        )
+    insert_ms, total = stored
+    on_orders = table_indexes("orders")
+    event(
+        "indexing",
+        f"{count:,} orders inserted in {insert_ms:,.1f} ms, with {len(on_orders)} "
+        f"index{'es' if len(on_orders) != 1 else ''} on orders to keep up to date as well",
+        rows=count,
+        insert_ms=insert_ms,
+        indexes=on_orders,
+    )
+    took = round((time.perf_counter() - started) * 1000, 1)
+    answer = {
+        "created": count,
+        "seed": seed,
+        "total": total,
+        "insert_ms": insert_ms,
+        "took_ms": took,
+        "indexes": on_orders,
+    }
+    return answer, 201
+
+
+@open_bp.delete("/orders")
+def empty() -> Response:
+    """Delete every order of this workspace."""
+    conn = db.get_db().conn
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        orders.clear(conn, db.workspace())
+    return Response(status=204)
+
+
+def table_indexes(table: str) -> list[str]:
+    """Return the names of the indexes on a table now (everybody's: each one costs inserts)."""
+    conn = db.connect(db.database_path(), traced=False)  # looking, not the learner's query
+    try:
+        rows = conn.execute(
+            "select name from sqlite_master where type = 'index' and tbl_name = ? "
+            "and sql is not null order by name",  # sql is null: SQLite's own (a UNIQUE's)
+            [table],
+        ).fetchall()
+    finally:
+        conn.close()
+    return [r[0] for r in rows]
+
+
+# --- the questions ---
+
+
+@open_bp.get("/orders")
+def search() -> dict[str, Any]:
+    """The 50 latest orders, of a customer (?customer=), a status (?status=), since a day."""
+    filters: dict[str, str] = {}
+    if "customer" in request.args:
+        filters["customer"] = valid_customer(request.args["customer"])
+    if "status" in request.args:
+        if request.args["status"] not in orders.STATUSES:
+            raise InvalidQuery(f"'status' is one of: {', '.join(orders.STATUSES)}.")
+        filters["status"] = request.args["status"]
+    if "since" in request.args:
+        if not DAY.fullmatch(request.args["since"]):
+            raise InvalidQuery("'since' is a day, 2024-06-01, or a time, 2024-06-01T12:00:00Z.")
+        filters["since"] = request.args["since"]
+    return answer(orders.search_sql(filters), filters)
+
+
+@open_bp.get("/orders/total")
+def total() -> dict[str, Any]:
+    """How many orders a customer made and what they spent, in cents."""
+    customer = valid_customer(request.args.get("customer"))
+    return answer(orders.TOTAL, {"customer": customer})
+
+
+def valid_customer(customer: str | None) -> str:
+    if customer is None or not CUSTOMER.fullmatch(customer):
+        raise InvalidQuery("'customer' is a customer id: c and four digits, c0001 to c5000.")
+    return customer
+
+
+@open_bp.get("/queries")
+def questions() -> dict[str, Any]:
+    """The questions this module asks of the orders, with their SQL."""
+    examples = [
+        ("A customer's 50 latest orders", "/indexing/orders?customer=c0042"),
+        ("The latest refunded orders", "/indexing/orders?status=refunded"),
+        ("Refunded orders since a day", "/indexing/orders?status=refunded&since=2024-06-01"),
+        ("A customer's refunded orders", "/indexing/orders?customer=c0042&status=refunded"),
+        ("A customer's number of orders and spending", "/indexing/orders/total?customer=c0042"),
+    ]
+    listed = []
+    for summary, url in examples:
+        filters = dict(pair.split("=") for pair in url.partition("?")[2].split("&"))
+        sql = orders.TOTAL if "/total" in url else orders.search_sql(filters)
+        listed.append(
+            {
+                "summary": summary,
+                "url": url,
+                "sql": sql,
+                "console_sql": orders.console_sql(sql, list(filters.values())),
+            }
+        )
+    return {
+        "queries": listed,
+        "note": "The first ? is always the workspace, then each filter in order. Paste a "
+        'console_sql into POST /sandbox/sql with "explain": true to see its plan there.',
+    }
+
+
+def answer(sql: str, filters: dict[str, str]) -> dict[str, Any]:
+    """Run a question, and say how SQLite found the rows and how long it took."""
+    values = list(filters.values())
+    rows, took = orders.ask(sql, values)
+    plan = planner(current_app).plan(sql)
+    mine = indexes.mine(db.workspace(), "orders")
+    how = "; ".join(step.strip() for step in plan or [])
+    event(
+        "indexing",
+        f"{len(rows)} row(s) in {took:,.3f} ms. Plan: {how}",
+        query_ms=took,
+        rows=len(rows),
+        plan=plan,
+        sql=sql,
+        filters=filters,
+        indexes=mine,
+    )
+    return {
+        "sql": sql,
+        "params": [db.workspace(), *values],
+        "plan": plan,
+        "took_ms": took,
+        "count": len(rows),
+        "rows": rows,
+        "your_indexes": mine,
+        "console_sql": orders.console_sql(sql, values),
+    }
+
+
+# --- indexes (the module on) ---
+
+
+@bp.get("/indexes")
+def list_indexes() -> dict[str, Any]:
+    """Your indexes and the sandbox's, with their sizes."""
+    return indexes.listing(db.get_db().conn, db.workspace(), schema())
+
+
+@bp.post("/indexes")
+def create_index() -> tuple[dict[str, Any], int]:
+    """Make an index on whitelisted columns of a whitelisted table."""
+    data = check(json_body(), [Field("table", str), Field("columns", list)])
+    table, columns = indexes.check_request(data)
+    started = time.perf_counter()
+    made = indexes.create(db.get_db().conn, db.workspace(), table, columns)
+    took = round((time.perf_counter() - started) * 1000, 1)
+    event(
+        "indexing",
+        f"index {made['name']} made in {took:,.1f} ms: every row of {table} read, and its "
+        f"{', '.join(columns)} sorted into a B-tree",
+        index=made["name"],
+        took_ms=took,
+    )
+    return {**made, "took_ms": took}, 201
+
+
+@bp.delete("/indexes/<name>")
+def drop_index(name: str) -> Response:
+    """Drop one of your indexes."""
+    indexes.drop(db.get_db().conn, db.workspace(), name, schema())
+    event("indexing", f"index {name} dropped", index=name)
+    return Response(status=204)
+
+
+def schema() -> str:
+    return current_app.extensions["sandbox.indexing.schema"]
