@@ -57,6 +57,8 @@ def test_the_jobs_benchmark_runs():
     assert re.search(r"request time off / on: \d+x", out), out
     assert re.search(r"nothing to do with \(GET /server/get\): on \d+ req/s", out), out
     assert re.search(r"idle server CPU: jobs on \d+\.\d\d ms/s", out), out
+
+
 def test_the_indexing_benchmark_runs():
     out = run_bench("tests/bench/bench_indexing.py", "0.3", "20000", "2000")
     assert re.search(r"speed-up index / scan: statement \d+x, request \d+x", out), out
