@@ -423,11 +423,14 @@ def init_app(app: Flask) -> None:
     modules = load_modules(app.config.get("SANDBOX_MODULES"))
     app.extensions["sandbox.registry"] = reg = Registry(modules)
     reg.app = app
+    # Every module's settings and tables first: a module's init_app may look at all of them
+    # (the indexing module reconciles every index the schema files create).
     for module in modules:
         for name, default in module.settings.items():
             app.config.setdefault(name, default)  # the user's setting wins over the module's
         if (sql := module.schema_sql()) is not None:
             db.create_tables(app, sql)
+    for module in modules:
         for blueprint in (module.blueprint, *module.more_blueprints, *module.works_when_off):
             app.register_blueprint(blueprint)
         for command in module.commands:

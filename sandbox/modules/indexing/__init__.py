@@ -9,7 +9,6 @@ are there.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from flask import Flask, current_app
@@ -89,20 +88,13 @@ def reconcile(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Keep the schema's text, and reconcile the indexes with the switch at start."""
+    """Keep the schema's text, and reconcile the indexes with the switch at start.
+
+    Every module's tables (and their indexes) exist by now: the registry creates them all
+    before it calls any module's init_app.
+    """
     app.extensions["sandbox.indexing.schema"] = indexes.schema_of(app)
     reconcile(app)
-    # Modules registered after this one create their tables (and indexes) after this
-    # runs: reconcile once more before the first request, when every schema file has run.
-    pending = threading.Event()
-
-    def before_first_request() -> None:
-        if not pending.is_set():
-            pending.set()
-            app.extensions["sandbox.indexing.schema"] = indexes.schema_of(app)
-            reconcile(app)
-
-    app.before_request(before_first_request)
 
 
 def stop(app: Flask) -> None:
