@@ -7,7 +7,9 @@ request, and each module's own OpenAPI paths and settings.
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 
 import pytest
 from flask import Blueprint
@@ -211,3 +213,38 @@ def test_a_modules_paths_and_settings_join_the_app(plug_app, tmp_path):
     )
     assert mine.config["SANDBOX_PLUG_LEVEL"] == 9  # the user's setting wins
     shutdown(mine)
+
+
+PERFORMANCE = ("caching", "indexing", "jobs", "ratelimit")
+
+
+@pytest.mark.parametrize("name", PERFORMANCE)
+def test_a_performance_module_plugs_in_without_the_core_knowing_it(name, tmp_path):
+    """Issue 10: adding caching, indexing, jobs and rate limiting edited no core file but the
+    list of built-in modules. Each lives in its folder; nothing outside it names it; and the
+    sandbox without it still serves its pages, its API and its OpenAPI document."""
+    from sandbox.registry import BUILTIN_MODULES
+
+    root = Path(__file__).resolve().parents[1] / "sandbox"
+    dotted = f"sandbox.modules.{name}"
+    if dotted not in BUILTIN_MODULES:
+        pytest.fail(f"{dotted} is not a built-in module yet", pytrace=False)
+    folder = root / "modules" / name
+    mentions = re.compile(rf"modules[./]{name}\b|\bfrom \.+{name}\b")
+    outside = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.rglob("*")
+        if path.suffix in (".py", ".html", ".js", ".sql") and folder not in path.parents
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if mentions.search(line) and line.strip() != f'"{dotted}",'
+    ]
+    assert outside == [], f"the core names {name}: {outside}"
+    without = tuple(m for m in BUILTIN_MODULES if m != dotted)
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_MODULES": without})
+    try:
+        client = app.test_client()
+        for path in ("/", "/sandbox/modules", "/api/openapi.json", "/api/notes", "/notes/"):
+            assert client.get(path).status_code == 200, path
+        assert name not in {m["name"] for m in client.get("/sandbox/modules").json["modules"]}
+    finally:
+        shutdown(app)
