@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.auth",
     "sandbox.modules.encryption",
     "sandbox.modules.caching",
+    "sandbox.modules.ratelimit",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle
