@@ -33,6 +33,8 @@ module = Module(
     listens={"workspace_reset": limiter.forget},
     reset=limiter.reset,
     init_app=init_app,
+    start=limiter.start,  # a thread that sweeps expired counts from memory, while on
+    stop=limiter.stop,
     openapi=openapi,
     settings={
         # The limit of each client (each user; the guest: each address), unless a workspace

@@ -17,9 +17,9 @@ def verdict(record: Any) -> dict[str, Any] | None:
 def refusals(buffer: Any) -> list[tuple[Any, dict[str, Any]]]:
     """Return the recent 429s of the limiter, with their events."""
     found = []
-    for earlier in buffer.recent(200):
-        seen = verdict(earlier)
-        if earlier.status == 429 and seen is not None and not seen["allowed"]:
+    for earlier in buffer.recent(100):
+        # The status first: this runs after every request until solved, and most are not 429s.
+        if earlier.status == 429 and (seen := verdict(earlier)) is not None and not seen["allowed"]:
             found.append((earlier, seen))
     return found
 
