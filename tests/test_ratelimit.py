@@ -202,6 +202,30 @@ def test_strategies_differ_at_the_edge_of_a_window(on):
     assert again.status_code == 200 and again.headers["RateLimit-Remaining"] == "0"
 
 
+def sweepers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "ratelimit-sweeper"]
+
+
+def test_expired_counts_are_swept_by_a_thread_that_runs_only_while_the_module_is_on(app):
+    client = app.test_client()
+    assert sweepers() == []
+    client.patch("/sandbox/modules/ratelimit", json={"enabled": True})
+    assert len(sweepers()) == 1
+    limit(client, "1/second")
+    client.get("/server/get")
+    storage = app.extensions["sandbox.ratelimit"].storage
+    assert len(storage.storage) == 1  # one count, one client
+    deadline = time.monotonic() + 5
+    while storage.storage and time.monotonic() < deadline:  # no request reads it again
+        time.sleep(0.1)
+    assert not storage.storage  # the sweeper dropped it once its window ended
+    client.patch("/sandbox/modules/ratelimit", json={"enabled": False})
+    assert sweepers() == []
+    client.patch("/sandbox/modules/ratelimit", json={"enabled": True})
+    shutdown(app)
+    assert sweepers() == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
