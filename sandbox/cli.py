@@ -8,8 +8,10 @@ within half a second). The same toggles work through Flask's own command line:
 
 from __future__ import annotations
 
+import importlib
 import select
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -331,6 +333,8 @@ def serve(
     if https:
         click.echo(f"TLS certificate (self-signed: tell your client to trust it): {server.cert}")
     click.echo(f"Serving on {url}  (Ctrl+C to stop)")
+    # Listening already; import what the first database request needs while nobody waits.
+    threading.Thread(target=importlib.import_module, args=("sqlite_utils",), daemon=True).start()
     try:
         if https:
             server.serve_forever()

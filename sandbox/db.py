@@ -19,13 +19,15 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from flask import Flask, current_app, g
 
 from . import redact, workspaces
 from .record import current_record
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = "1"
 DATABASE_FILE = "sandbox.db"
@@ -365,6 +367,11 @@ class Pool:
         # check_same_thread=False: a connection serves one request at a time, but not
         # always on the thread that opened it.
         conn = connect(self.path, check_same_thread=False)
+        # Imported on first use, not at start: sqlite-utils imports numpy and pandas when they
+        # are installed (0.25 s here), which a server that has not been asked anything yet
+        # need not wait for (python app.py warms it up once it listens: see cli.serve).
+        import sqlite_utils
+
         # No plugins and no per-connection PRAGMA: nothing runs that the request did not ask for.
         return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
 

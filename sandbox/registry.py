@@ -33,6 +33,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.auth",
     "sandbox.modules.encryption",
     "sandbox.modules.caching",
+    "sandbox.modules.jobs",
     "sandbox.modules.ratelimit",
 )
 

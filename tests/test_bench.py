@@ -52,6 +52,13 @@ def test_the_caching_benchmark_runs():
     assert re.search(r"one note \(GET /api/notes/5\): on \d+ req/s", out), out
 
 
+def test_the_jobs_benchmark_runs():
+    out = run_bench("tests/bench/bench_jobs.py", "0.3", "50")
+    assert re.search(r"request time off / on: \d+x", out), out
+    assert re.search(r"nothing to do with \(GET /server/get\): on \d+ req/s", out), out
+    assert re.search(r"idle server CPU: jobs on \d+\.\d\d ms/s", out), out
+
+
 def test_the_ratelimit_benchmark_runs():
     out = run_bench("tests/bench/bench_ratelimit.py", "1")
     assert re.search(r"flood, ratelimit off\s+\d+\.\dms\s+\d+\.\dms\s+\d+\s+0$", out, re.M), out

@@ -186,7 +186,10 @@ def test_each_module_describes_its_own_routes_and_only_those(app):
     registry = app.extensions["sandbox.registry"]
     with app.test_request_context():
         for module in registry.modules.values():
-            owned = {module.blueprint.name, *(bp.name for bp in module.more_blueprints)}
+            owned = {
+                bp.name
+                for bp in (module.blueprint, *module.more_blueprints, *module.works_when_off)
+            }
             for path in (module.openapi() if module.openapi else {}).get("paths", {}):
                 assert routes.get(path, set()) & owned, (module.name, path)
         for path in core_paths():
