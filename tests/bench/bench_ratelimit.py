@@ -2,12 +2,13 @@
 
 Run: python tests/bench/bench_ratelimit.py [seconds per measurement, default 5]
 Starts `python app.py` (waitress), switches auth on and makes two users with a token each:
-mallory, who floods GET /api/notes?limit=100 (a page of her 1,000 notes) from many
-connections, as fast as the server answers, and never waits for Retry-After; and victor,
-a well-behaved client who reads one note 20 times a second. Then, in one run:
+mallory, who floods GET /api/notes?limit=100 (a page of her 1,000 notes) from 16
+connections in a process of her own, at half as many requests again as the server can
+answer, and never waits for Retry-After; and victor, a well-behaved client who reads
+one note 20 times a second. Then, in one run:
 
 - victor alone; victor during the flood with the module off; during the flood with it on
-  (50/second per user: victor's 20 fit, mallory's flood is refused with 429s). For each:
+  (30/second per user: victor's 20 fit, mallory's flood is refused with 429s). For each:
   victor's median and 99th-percentile request time, and what the flood got through;
 - the module's cost per request when on, for a request under its limit (GET /server/get,
   the guest, 8 connections): requests per second and server CPU per request, on / off.
@@ -18,15 +19,15 @@ from __future__ import annotations
 import http.client
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.common import compare, sandbox_process  # noqa: E402
+from tests.bench.common import ROOT, compare, sandbox_process  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 VICTOR_EVERY = 0.05  # seconds between victor's requests: 20 a second
@@ -70,23 +71,24 @@ def user(port: int, name: str) -> str:
     return token
 
 
-def flood(port: int, token: str, every: float, phase: float, stop, counts: dict) -> None:
-    """Ask for a page of 100 notes every ``every`` seconds (at once when late) until stop.
+def flood(port: int, token: str, rate: float, seconds: float) -> subprocess.Popen:
+    """Start mallory in a process of her own (sandbox/modules/ratelimit/flood.py).
 
-    A script that keeps its pace whatever the server answers, 429s included: a server
-    that answers slower gets the next request as soon as it has answered.
+    Not threads of this process: their share of its GIL would delay victor's own timing.
     """
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Bearer {token}"}
-    next_at = time.perf_counter() + phase  # the connections take turns, not all at once
-    time.sleep(phase)
-    while not stop.is_set():
-        conn.request("GET", "/api/notes?limit=100", headers=headers)
-        response = conn.getresponse()
-        response.read()
-        counts[response.status] = counts.get(response.status, 0) + 1  # the GIL keeps it whole
-        next_at = max(next_at + every, time.perf_counter())
-        time.sleep(max(0.0, next_at - time.perf_counter()))
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox.modules.ratelimit.flood",
+            f"http://127.0.0.1:{port}/api/notes?limit=100",
+            *("--rate", str(rate), "--seconds", str(seconds)),
+            *("--connections", str(FLOODERS), "--token", token),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def victim(port: int, token: str, path: str, seconds: float) -> list[float]:
@@ -108,33 +110,17 @@ def victim(port: int, token: str, path: str, seconds: float) -> list[float]:
     return times
 
 
-def measure(
-    port: int, tokens: dict[str, str], path: str, seconds: float, flood_rate: float
-) -> dict:
+def measure(port: int, tokens: dict, path: str, seconds: float, flood_rate: float) -> dict:
     """Run victor for ``seconds`` while mallory floods at ``flood_rate`` requests/s (0: not)."""
-    stop, counts = threading.Event(), {}
-    every = FLOODERS / flood_rate if flood_rate else 0
-    threads = [
-        threading.Thread(
-            target=flood,
-            args=(port, tokens["mallory"], every, every * i / FLOODERS, stop, counts),
-        )
-        for i in range(FLOODERS if flood_rate else 0)
-    ]
-    for thread in threads:
-        thread.start()
+    mallory = flood(port, tokens["mallory"], flood_rate, seconds + 1) if flood_rate else None
     time.sleep(0.5 if flood_rate else 0)  # the flood is under way
-    try:
-        times = victim(port, tokens["victor"], path, seconds)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    times = victim(port, tokens["victor"], path, seconds)
+    counts = json.loads(mallory.communicate(timeout=120)[0]) if mallory else {}
     return {
         "median": statistics.median(times),
         "p99": statistics.quantiles(times, n=100)[98],
-        "served": counts.get(200, 0) / (seconds + 0.5),
-        "refused": counts.get(429, 0) / (seconds + 0.5),
+        "served": counts.get("200", 0) / (seconds + 1),
+        "refused": counts.get("429", 0) / (seconds + 1),
     }
 
 
