@@ -35,6 +35,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.caching",
     "sandbox.modules.indexing",
     "sandbox.modules.jobs",
+    "sandbox.modules.ratelimit",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle

@@ -67,6 +67,16 @@ def test_the_indexing_benchmark_runs():
     assert re.search(r"one without \(GET /server/get\): on \d+ req/s", out), out
 
 
+def test_the_ratelimit_benchmark_runs():
+    out = run_bench("tests/bench/bench_ratelimit.py", "1")
+    assert re.search(r"flood, ratelimit off\s+\d+\.\dms\s+\d+\.\dms\s+\d+\s+0$", out, re.M), out
+    assert re.search(
+        r"flood, ratelimit on \(30/second\)\s+[\d.]+ms\s+[\d.]+ms\s+\d+\s+[1-9]", out
+    ), out
+    assert re.search(r"victor's p99 during the flood, off / on: \d+\.\dx", out), out
+    assert re.search(r"CPU per request on/off \d+\.\d\d", out), out
+
+
 def test_the_json_server_benchmark_runs_or_says_why_not():
     # Installs json-server into ~/.cache/sandbox-bench the first time, where npm exists.
     out = run_bench("tests/bench/bench_jsonserver.py", "0.3")
