@@ -248,3 +248,12 @@ def test_a_performance_module_plugs_in_without_the_core_knowing_it(name, tmp_pat
         assert name not in {m["name"] for m in client.get("/sandbox/modules").json["modules"]}
     finally:
         shutdown(app)
+
+
+def test_two_apps_in_one_process_each_stop_their_own_background_work(plug, tmp_path):
+    first = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "one"), "SANDBOX_MODULES": PLUG})
+    second = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "two"), "SANDBOX_MODULES": PLUG})
+    assert len(plug_threads()) == 2
+    shutdown(second)
+    shutdown(first)
+    assert plug_threads() == []
