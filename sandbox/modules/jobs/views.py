@@ -41,7 +41,9 @@ class NoQueue(SandboxError):
 @export_bp.post("/notes/export")
 def export_notes() -> Any:
     """Make an archive of your notes: in this request (module off) or as a job (on)."""
-    data = json_body() if request.get_data(cache=True).strip() else {}  # a body is optional
+    # A body is optional: none at all means no options. One that is there must be JSON
+    # (a body of blanks is not: json_body() says so), whatever its Content-Type claims.
+    data = json_body() if request.get_data(cache=True) else {}
     check(data, [Field("fail_times", float, required=False)])
     fail_times = data.get("fail_times", 0)
     if not (0 <= fail_times <= FAIL_TIMES_MAX and float(fail_times).is_integer()):
