@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import markdown
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -36,6 +44,7 @@ def index() -> str | Response:
     page = render_template(
         "index.html",
         modules=[reg.describe(m) for m in reg.modules.values()],
+        try_urls={name: url_for(endpoint) for name, endpoint in first_routes().items()},
         lessons=lesson_names(),
         locked=not operator_ok(),  # beyond loopback, without the operator token
         workspace=access,
@@ -46,6 +55,24 @@ def index() -> str | Response:
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def first_routes() -> dict[str, str]:
+    """Return each module's first GET route that takes no arguments: a safe first request.
+
+    Read from the URL map, so a new module gets its link with no edit here; once per app
+    (the routes do not change while it runs): walking every rule for every module on
+    every visit was most of the page's time.
+    """
+    found = current_app.extensions.get("sandbox.first_routes")
+    if found is None:
+        found = {}
+        for rule in current_app.url_map.iter_rules():
+            module = rule.endpoint.partition(".")[0]
+            if module in registry().modules and "GET" in rule.methods and not rule.arguments:
+                found.setdefault(module, rule.endpoint)
+        current_app.extensions["sandbox.first_routes"] = found
+    return found
 
 
 def workspace_access() -> dict[str, str] | None:
