@@ -13,6 +13,7 @@ import select
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -21,6 +22,7 @@ from flask.cli import AppGroup
 from . import class_instructors, class_summary, create_app, db
 from .class_preset import PresetError
 from .registry import load_modules, registry, shutdown
+from .workers import Supervisor, default_count
 
 
 def print_modules(app: Flask) -> None:
@@ -100,6 +102,12 @@ def _disable(name: str) -> None:
     help="Requests served at once (default 64: slow answers and live feeds hold a thread each).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Processes serving requests, to use every core (default: 1 for one learner; in "
+    "class mode one per core, up to 4).",
+)
+@click.option(
     "--connection-limit",
     type=click.IntRange(1, 100_000),
     help="Open connections accepted at once, idle ones included (default 500).",
@@ -128,6 +136,7 @@ def main(
     reset: bool,
     https: bool,
     threads: int | None,
+    workers: int | None,
     connection_limit: int | None,
     class_mode: bool,
     class_config: Path | None,
@@ -145,12 +154,20 @@ def main(
         config["SANDBOX_CLASS_CONFIG"] = str(class_config)
     if class_mode or class_config is not None or ctx.invoked_subcommand == "class":
         config["SANDBOX_CLASS_MODE"] = True
+    if ctx.invoked_subcommand is None:  # serving: how many processes
+        if workers is None:
+            workers = default_count(config.get("SANDBOX_CLASS_MODE", False))
+            if https:
+                workers = 1
+        elif workers > 1 and https:
+            raise click.UsageError("--https serves from one process: leave out --workers.")
+        config["SANDBOX_WORKERS"] = workers
     try:
         ctx.obj = create_app(config)
     except PresetError as error:
         raise click.ClickException(str(error)) from None
     if ctx.invoked_subcommand is None:
-        serve(ctx.obj, host, port, https=https)
+        serve(ctx.obj, host, port, https=https, overrides=config)
     else:  # commands that use Flask's current_app (`users add`) find this app, as under `flask`
         ctx.with_resource(ctx.obj.app_context())
 
@@ -262,12 +279,41 @@ def open_files_for(connections: int) -> int:
     return connections if soft == resource.RLIM_INFINITY else min(connections, soft - 256)
 
 
+def waitress_options(app: Flask, keep_proxy_headers: bool = False) -> dict[str, Any]:
+    """Return how waitress serves the app (one process or each worker)."""
+    return {
+        # Threads, not processes: the same on every OS. A live feed or a slow answer
+        # holds a thread, so there are many more than waitress's default four.
+        "threads": app.config["SANDBOX_THREADS"],
+        "connection_limit": open_files_for(app.config["SANDBOX_CONNECTION_LIMIT"]),
+        # poll() watches any number of connections; select() (waitress's default)
+        # only the first 1,024 file numbers. Windows has select() only.
+        "asyncore_use_poll": hasattr(select, "poll"),
+        # Keep reading a connection while its request runs, so a client that hangs up is
+        # noticed at once (see sandbox/capacity.py).
+        "channel_request_lookahead": 1,
+        "backlog": 2048,  # a room that arrives at once waits in line, not refused
+        "ident": "sandbox",
+        # waitress drops X-Forwarded-* (any client can write them). Behind JupyterLab,
+        # sandbox/jupyter.py reads them itself, from its proxy's requests only.
+        "clear_untrusted_proxy_headers": not keep_proxy_headers,
+    }
+
+
 def serve(
-    app: Flask, host: str, port: int, *, https: bool = False, keep_proxy_headers: bool = False
+    app: Flask,
+    host: str,
+    port: int,
+    *,
+    https: bool = False,
+    keep_proxy_headers: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     """Serve the app with waitress, a production server that also runs on Windows.
 
     With ``https``, serve it with werkzeug's threaded server instead: waitress has no TLS.
+    With ``SANDBOX_WORKERS`` above one, several processes serve it (sandbox/workers.py);
+    each builds the app from ``overrides``, the settings this one was given.
     """
     from waitress.server import create_server
 
@@ -278,6 +324,7 @@ def serve(
         # Reachable from the network: the control plane asks for a token, like Jupyter's.
         app.config["SANDBOX_OPERATOR_TOKEN"] = new_operator_token()
     token = app.config["SANDBOX_OPERATOR_TOKEN"]
+    workers = app.config["SANDBOX_WORKERS"]
     try:
         if https:
             # A module makes the certificate (the encryption module: in transit is its
@@ -287,26 +334,17 @@ def serve(
                 raise click.ClickException("--https needs a module that provides HTTPS.")
             server = https_server(app, host, port)
             app.config.update(SANDBOX_HTTPS=True, SESSION_COOKIE_SECURE=True)
+        elif workers > 1:
+            config = {
+                **(overrides or {"SANDBOX_DATA_DIR": app.config["SANDBOX_DATA_DIR"]}),
+                # Every worker asks for the same token (one made here, never one each).
+                "SANDBOX_OPERATOR_TOKEN": token,
+                "SANDBOX_WORKERS": workers,
+            }
+            server = Supervisor(config, host, port, workers, waitress_options(app))
         else:
-            # Threads, not processes: the same on every OS. A live feed or a slow answer
-            # holds a thread, so there are many more than waitress's default four.
-            # channel_request_lookahead=1 keeps reading a connection while its request runs,
-            # so a client that hangs up is noticed at once (see sandbox/capacity.py).
-            limit = open_files_for(app.config["SANDBOX_CONNECTION_LIMIT"])
             server = create_server(
-                app,
-                host=host,
-                port=port,
-                threads=app.config["SANDBOX_THREADS"],
-                connection_limit=limit,
-                # poll() watches any number of connections; select() (waitress's default)
-                # only the first 1,024 file numbers. Windows has select() only.
-                asyncore_use_poll=hasattr(select, "poll"),
-                channel_request_lookahead=1,
-                ident="sandbox",
-                # waitress drops X-Forwarded-* (any client can write them). Behind JupyterLab,
-                # sandbox/jupyter.py reads them itself, from its proxy's requests only.
-                clear_untrusted_proxy_headers=not keep_proxy_headers,
+                app, host=host, port=port, **waitress_options(app, keep_proxy_headers)
             )
     except OSError as error:
         raise click.ClickException(
@@ -332,6 +370,8 @@ def serve(
         url += f"?{TOKEN_QUERY}={token}"
     if https:
         click.echo(f"TLS certificate (self-signed: tell your client to trust it): {server.cert}")
+    if workers > 1:
+        click.echo(f"{workers} workers (processes) answer on one port; records are shared.")
     click.echo(f"Serving on {url}  (Ctrl+C to stop)")
     # Listening already; import what the first database request needs while nobody waits.
     threading.Thread(target=importlib.import_module, args=("sqlite_utils",), daemon=True).start()

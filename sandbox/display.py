@@ -89,7 +89,10 @@ class Trace(dict):
             f"<p>{escape(self['method'])} <code>{escape(self['path'])}</code> → "
             f"{_status(self.get('status'))} in {self.get('duration_ms')} ms · module "
             f"<b>{escape(str(self.get('module')))}</b> · "
-            f"record <code>{escape(self['id'])}</code></p>",
+            f"record <code>{escape(self['id'])}</code>"
+            # With several worker processes (--workers), which one answered.
+            + (f" · worker process {self['worker']}" if self.get("worker") else "")
+            + "</p>",
         ]
         if self.get("parent"):
             # Work done outside a request (a job): which request caused it, on which thread.

@@ -9,6 +9,7 @@ as an event and announced on the live feed.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +17,22 @@ from flask import Flask, current_app
 
 from . import db, workspaces
 from .record import Record, RecordBuffer
-from .registry import Challenge, Registry
+from .registry import STATE_TTL, Challenge, Registry
 
 
 class Progress:
     """The solved challenges of one app, cached in memory, kept in the database."""
 
-    def __init__(self, path: Path, workspace: str, registry: Registry):
+    def __init__(self, path: Path, workspace: str, registry: Registry, workers: int = 1):
         self.path = path
         self.workspace = workspace
         self.registry = registry
         self._solved: set[str] | None = None
+        self._read_at = 0.0
         self._lock = threading.Lock()
+        # With several worker processes another one may solve (or a reset may forget) a
+        # challenge: what this one remembers is read again after a moment, as toggles are.
+        self._trust = float("inf") if workers == 1 else STATE_TTL
 
     def challenges(self) -> list[tuple[str, Challenge]]:
         """Return ``(module name, challenge)`` for every challenge of every module."""
@@ -54,18 +59,20 @@ class Progress:
 
     def check(self, record: Record, buffer: RecordBuffer) -> None:
         """Check every unsolved challenge against a finished record."""
-        if self._solved is None:
-            self._solved = set(self.solved())
+        solved = self._solved  # a local name: a reset may drop the cache meanwhile
+        if solved is None or time.monotonic() - self._read_at > self._trust:
+            self._read_at = time.monotonic()
+            solved = self._solved = set(self.solved())
         for module_name, challenge in self.challenges():
-            if challenge.id in self._solved:
+            if challenge.id in solved:
                 continue
             try:
                 reached = challenge.check(record, buffer)
             except Exception as error:  # a broken check must never break the request
                 record.event("sandbox", f"challenge check {challenge.id} failed: {error!r}")
                 continue
-            if reached:
-                self._save(challenge, record)
+            # Saved by this process, or by another worker a moment ago: announced once.
+            if reached and self._save(challenge, record):
                 record.event(
                     module_name, f"challenge solved: {challenge.title}", challenge=challenge.id
                 )
@@ -79,7 +86,8 @@ class Progress:
                     },
                 )
 
-    def _save(self, challenge: Challenge, record: Record) -> None:
+    def _save(self, challenge: Challenge, record: Record) -> bool:
+        """Save a solve; return False if it was saved already (by another worker)."""
         with self._lock:
             if self._solved is not None:
                 self._solved.add(challenge.id)
@@ -87,13 +95,14 @@ class Progress:
         conn = db.connect(self.path, traced=False)
         try:
             with conn:
-                conn.execute(
+                saved = conn.execute(
                     "insert or ignore into progress (workspace, challenge, solved_at, trace_id) "
                     "values (?, ?, ?, ?)",
                     (self.workspace, challenge.id, db.now(), record.id),
-                )
+                ).rowcount
         finally:
             conn.close()
+        return saved == 1
 
     def report(self, scope: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """Return every challenge with whether it is solved and counts, for the progress API.
@@ -127,7 +136,10 @@ def init_app(app: Flask) -> None:
     from .record import on_close
 
     path, registry = db.database_path(app), app.extensions["sandbox.registry"]
-    trackers = workspaces.PerWorkspace(lambda workspace: Progress(path, workspace, registry))
+    workers = app.config["SANDBOX_WORKERS"]
+    trackers = workspaces.PerWorkspace(
+        lambda workspace: Progress(path, workspace, registry, workers)
+    )
     app.extensions["sandbox.progress"] = trackers
     # A classmate's request is checked against their own challenges, never against yours.
     on_close(app, lambda record, buffer: trackers.get(db.workspace()).check(record, buffer))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import queue
 import secrets
 import threading
@@ -21,22 +22,30 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, g, json, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import redact, workspaces
+from . import redact, shared_records, workspaces
+from .shared_records import SharedRecords
 
 _current: ContextVar[Record | None] = ContextVar("sandbox_record", default=None)
 
 # A request that runs more statements than this keeps the first ones and a count of the rest.
 SQL_KEPT = 200
 
-# Record ids: a random prefix per server start, then a counter. Unique, short, in order,
+# Record ids: a random prefix per process, then a counter. Unique, short, in order,
 # and cheap: a random id per request would ask the OS for randomness on every request.
-_ID_PREFIX = secrets.token_hex(2)
+# Four random bytes: with several worker processes (--workers), each has its prefix, and
+# two alike would make two records one.
+_ID_PREFIX = secrets.token_hex(4)
 _id_counter = itertools.count(1)  # next() on a count is atomic in CPython: thread-safe
+
+
+# This process, named in its records when several serve.
+_WORKER = os.getpid()
 
 
 def _new_id() -> str:
@@ -65,7 +74,16 @@ class Record:
     parent: str | None = None
     # Which server thread did the work: a job's is not its request's.
     thread: str = field(default_factory=lambda: threading.current_thread().name)
+    # Which process, when several serve (python app.py --workers 2): its process id.
+    worker: int | None = None
     started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Return the record that :meth:`to_dict` (plus ``wall``) described."""
+        data = dict(data)
+        data.pop("time", None)
+        return cls(**data)
 
     def event(self, module: str, message: str, **data: Any) -> None:
         """Note what a module decided, e.g. ``record.event("auth", "user alice allowed")``."""
@@ -145,67 +163,157 @@ class Message:
     text, so nothing is lost but a little time.)
     """
 
-    __slots__ = ("id", "kind", "data", "_text")
+    __slots__ = ("id", "kind", "_data", "_text")
 
-    def __init__(self, id: int, kind: str, data: dict[str, Any]):
-        self.id, self.kind, self.data, self._text = id, kind, data, None
+    def __init__(self, id: int, kind: str, data: dict[str, Any] | None = None, json_text: str = ""):
+        # From the shared file (sandbox/shared_records.py) a message comes as JSON text: sent
+        # on as it is, read only if something asks for its data.
+        self.id, self.kind, self._data = id, kind, data
+        self._text = f"id: {id}\nevent: {kind}\ndata: {json_text}\n\n" if json_text else None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = json.loads(self.text.partition("\ndata: ")[2])
+        return self._data
 
     @property
     def text(self) -> str:
         if self._text is None:
-            self._text = sse(self.id, self.kind, self.data)
+            self._text = sse(self.id, self.kind, self._data)
         return self._text
 
 
 class RecordBuffer:
-    """The last N records, newest last, plus the subscribers of the live feed.
+    """The last N records of one workspace, newest last, plus the subscribers of its live feed.
 
     Bounded: when it is full the oldest record is dropped, so memory does not grow
-    with the number of requests.
+    with the number of requests. With several worker processes (``--workers``), what
+    it holds is written to and pulled from the records file they share
+    (sandbox/shared_records.py); one process keeps it in memory only.
     """
 
     # How many live-feed messages are kept for a feed that reconnects (see subscribe).
     BACKLOG = 200
 
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._records: OrderedDict[str, Record] = OrderedDict()
+    def __init__(self, limit: int, workspace: str = "local", shared: SharedRecords | None = None):
+        self.limit, self.workspace, self.shared = limit, workspace, shared
+        # Shared (--workers): another worker's record is kept as JSON text until read.
+        self._records: OrderedDict[str, Record | str] = OrderedDict()
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue] = []
-        self._sequence = 0
+        self._sequence = 0  # the id of the last message
+        self._complete_since = 0  # every message after this id is in the backlog
+        self._record_seq = 0  # shared: the number of the last record pulled
+        self._seq_of: dict[str, int] = {}  # shared: each record's number
         self._backlog: deque[Message] = deque(maxlen=self.BACKLOG)
+        if shared is not None:
+            records, messages, self._complete_since = shared.history(workspace, self.BACKLOG)
+            self._sequence = self._complete_since
+            for seq, record_id, json_text in records:
+                self.apply_record(seq, record_id, json_text)
+            for seq, kind, data in messages:
+                self.apply_message(seq, kind, data)
 
     def add(self, record: Record) -> None:
         """Keep a finished record and send it to the live feed."""
-        with self._lock:
-            self._records[record.id] = record
-            while len(self._records) > self.limit:
-                self._records.popitem(last=False)
         # Announced even with nobody watching: a feed that reconnects asks for what it missed.
+        if self.shared is not None:
+            seq = self.shared.write_record(self.workspace, record)  # and its "trace" message
+            self._keep(record, record.id, seq)  # readable here at once, without reading it back
+            if self._subscribers:  # a feed open here shows it at once (else within 0.1 s)
+                self.shared.pull()
+            return
+        self._keep(record, record.id)
         self.publish("trace", record.summary())
+
+    def _keep(self, record: Record | str, record_id: str, seq: int = 0) -> None:
+        with self._lock:
+            self._records[record_id] = record
+            if self.shared is not None:
+                self._seq_of[record_id] = seq
+            while len(self._records) > self.limit:
+                dropped, _ = self._records.popitem(last=False)
+                self._seq_of.pop(dropped, None)
 
     def get(self, record_id: str) -> Record | None:
         """Return one record by id."""
-        return self._records.get(record_id)
+        if self.shared is not None:
+            self.shared.pull()  # perhaps another worker's, written (or forgotten) a moment ago
+        record = self._records.get(record_id)
+        return self._read(record_id, record) if isinstance(record, str) else record
+
+    def _read(self, record_id: str, json_text: str) -> Record:
+        record = Record.from_dict(json.loads(json_text))
+        with self._lock:
+            if record_id in self._records:
+                self._records[record_id] = record  # read once
+        return record
 
     def recent(self, limit: int | None = None) -> list[Record]:
         """Return records newest first (only the newest ``limit``: checks run on every request)."""
+        if self.shared is not None:
+            self.shared.pull()
         with self._lock:
-            return list(itertools.islice(reversed(self._records.values()), limit))
+            found = list(itertools.islice(reversed(self._records.items()), limit))
+        return [self._read(i, r) if isinstance(r, str) else r for i, r in found]
 
     def clear(self) -> None:
         """Forget every record."""
+        if self.shared is not None:
+            self.shared.clear(self.workspace)
+            self.shared.pull()
+            return
         with self._lock:
             self._records.clear()
 
     def __len__(self) -> int:
+        if self.shared is not None:
+            self.shared.pull()
         return len(self._records)
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """Send a message to every live-feed subscriber, and keep it for a while."""
+        if self.shared is not None:
+            # Numbered by the shared file, delivered by the pull: in the same order in
+            # every worker.
+            self.shared.write_message(self.workspace, kind, data)
+            if self._subscribers:  # a feed open here shows it at once (else in 0.1 s)
+                self.shared.pull()
+            return
         with self._lock:
             self._sequence += 1
-            message = Message(self._sequence, kind, data)
+            sequence = self._sequence
+        self._deliver(Message(sequence, kind, data))
+
+    def apply_record(self, seq: int, record_id: str, json_text: str) -> None:
+        """Keep a record pulled from the shared file (each once, in order)."""
+        with self._lock:
+            if seq <= self._record_seq:
+                return
+            self._record_seq = seq
+            if record_id in self._records:  # this worker's own
+                return
+        self._keep(json_text, record_id, seq)
+
+    def apply_message(self, seq: int, kind: str, json_text: str) -> None:
+        """Deliver a message pulled from the shared file (each once, in order)."""
+        message = Message(seq, kind, json_text=json_text)
+        with self._lock:
+            if seq <= self._sequence:
+                return
+            self._sequence = seq
+            if kind == shared_records.CLEARED:  # a worker forgot the records before this
+                for record_id, record_seq in list(self._seq_of.items()):
+                    if record_seq < seq:
+                        del self._records[record_id], self._seq_of[record_id]
+                return
+        self._deliver(message)
+
+    def _deliver(self, message: Message) -> None:
+        with self._lock:
+            if len(self._backlog) == self._backlog.maxlen:
+                self._complete_since = self._backlog[0].id
             self._backlog.append(message)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
@@ -223,12 +331,13 @@ class RecordBuffer:
         the id the feed starts from, so a client that reconnects before any message
         came still says where it was.
         """
+        if self.shared is not None:
+            self.shared.pull()
         subscriber: queue.Queue = queue.Queue(maxsize=1000)
         with self._lock:
             start = self._sequence
             if after is not None and after != self._sequence:
-                oldest = self._backlog[0].id if self._backlog else self._sequence + 1
-                if oldest <= after + 1 and after < self._sequence:
+                if self._complete_since <= after < self._sequence:
                     start = after
                     for message in self._backlog:
                         if message.id > after:
@@ -236,6 +345,8 @@ class RecordBuffer:
                 else:
                     subscriber.put_nowait(Message(self._sequence, "missed", {"after": after}))
             self._subscribers.append(subscriber)
+        if self.shared is not None:
+            self.shared.watch()  # other workers' messages, ten times a second
         return subscriber, start
 
     def unsubscribe(self, subscriber: queue.Queue) -> None:
@@ -243,6 +354,10 @@ class RecordBuffer:
         with self._lock:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
+
+    def has_subscribers(self) -> bool:
+        """Return whether a live feed of this workspace is open in this process."""
+        return bool(self._subscribers)
 
 
 def records() -> RecordBuffer:
@@ -272,6 +387,7 @@ def _open() -> None:
             "body": None,
             "remote_addr": req.remote_addr,
         },
+        worker=_WORKER if config["SANDBOX_WORKERS"] > 1 else None,
     )
     g.sandbox_record = record
     g.sandbox_record_token = _current.set(record)
@@ -339,6 +455,7 @@ def outside_request(
         # The same shape as a request's record, so whatever reads records reads this one.
         request={"headers": {}, "body": None, "remote_addr": None},
         response={"headers": {}, "size": None},
+        worker=_WORKER if app.config["SANDBOX_WORKERS"] > 1 else None,
     )
     with app.app_context(), workspaces.using(workspace):
         token = _current.set(record)
@@ -357,7 +474,13 @@ def outside_request(
 def init_app(app: Flask) -> None:
     """Open a record before every request and keep it when the request ends."""
     limit = app.config["SANDBOX_TRACE_LIMIT"]
-    app.extensions["sandbox.records"] = workspaces.PerWorkspace(lambda _: RecordBuffer(limit))
+    shared = None
+    if app.config["SANDBOX_WORKERS"] > 1:  # several processes: records in a file they share
+        shared = SharedRecords(Path(app.instance_path) / "records.db", limit)
+    buffers = workspaces.PerWorkspace(lambda ws: RecordBuffer(limit, ws, shared))
+    if shared is not None:
+        shared.follow(buffers)
+    app.extensions["sandbox.records"] = buffers
     app.extensions["sandbox.record_listeners"] = []
     app.before_request(_open)
     app.after_request(_after)

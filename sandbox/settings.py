@@ -90,6 +90,13 @@ SETTINGS = (
         "hold all but a few of them",
     ),
     Setting(
+        "SANDBOX_WORKERS",
+        1,
+        "Processes serving requests (python app.py --workers N): more than one uses every "
+        "core; records, the live feed, switches and progress are then shared through the "
+        "data dir's files",
+    ),
+    Setting(
         "SANDBOX_CONNECTION_LIMIT",
         # Every browser tab, Postman and requests.Session keeps its connection open: a room
         # of students holds many idle ones. 1,200 leave room for 1,000 idle and new clients

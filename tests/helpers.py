@@ -83,7 +83,8 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> float:
         try:
             requests.get(url, timeout=0.5)
             return time.perf_counter() - started
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Timeout: with --workers the port is open before a worker accepts on it.
             time.sleep(0.02)
     raise AssertionError(f"{url} did not answer within {timeout} s")
 

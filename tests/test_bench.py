@@ -46,6 +46,13 @@ def test_the_connections_benchmark_runs():
     assert re.search(r"^\s+20\s+20\s+50/50\s+\d+\.\d\s+\d+\.\d$", out, re.MULTILINE), out
 
 
+def test_the_workers_benchmark_runs():
+    out = run_bench("tests/bench/bench_workers.py", "0.5", "1", "2")
+    assert re.search(r"--workers 1:\s+\d+ requests/s, p50 .* 0 errors", out), out
+    assert re.search(r"--workers 2:\s+\d+ requests/s, p50 .* 0 errors", out), out
+    assert re.search(r"ratio --workers 2 / --workers 1: \d\.\d\d", out), out
+
+
 def test_the_caching_benchmark_runs():
     out = run_bench("tests/bench/bench_caching.py", "0.3", "1000")
     assert re.search(r"speed-up hit / off: \d+x", out), out

@@ -263,6 +263,8 @@
         `  ${ms(record.duration_ms)} · ${record.module || "core"} · ${record.time} · id `,
       ),
       el("a", { href: fill(urls.traceUrl, "__ID__", record.id), target: "_blank" }, record.id),
+      // With several worker processes (--workers), which one answered.
+      ...(record.worker ? [el("span", { class: "muted" }, ` · worker process ${record.worker}`)] : []),
       // Work done outside a request (a job) names the request that caused it.
       ...(record.parent
         ? [

@@ -42,7 +42,7 @@ def wait_until_up(port: int, timeout: float = 15) -> float:
 
 
 @contextmanager
-def sandbox_process(data_dir: Path, config: str = ""):
+def sandbox_process(data_dir: Path, config: str = "", args: tuple[str, ...] = ()):
     """Run ``python app.py`` (waitress, the default server) with ``config`` in its instance file.
 
     The server's output is thrown away unless ``BENCH_SERVER_LOG`` names a file to keep it in
@@ -55,7 +55,7 @@ def sandbox_process(data_dir: Path, config: str = ""):
     log = open(log_name, "ab") if log_name else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir), *args],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

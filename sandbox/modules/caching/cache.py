@@ -23,6 +23,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -40,8 +41,25 @@ cache = Cache()
 LARGEST_PAGE = 100
 
 
-def backend_config(url: str | None, ttl: int) -> dict[str, Any]:
-    """Return flask-caching's settings for ``SANDBOX_CACHE_URL``: memory, Redis or Memcached."""
+def backend_config(
+    url: str | None, ttl: int, workers: int = 1, data_dir: str = ""
+) -> dict[str, Any]:
+    """Return flask-caching's settings for ``SANDBOX_CACHE_URL``: memory, Redis or Memcached.
+
+    Unset, the cache is this process's memory. With several worker processes (--workers)
+    that would be one cache per worker, each invalidated only by the writes it served: a
+    note changed through one worker would stay stale in the others. So they share cachelib's
+    cache in files (one file per key, written whole and renamed into place), in the data
+    dir: slower than memory, still faster than the work it saves. A Redis server is the real
+    answer once there are several machines.
+    """
+    if not url and workers > 1:
+        return {
+            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_DIR": str(Path(data_dir) / "cache"),
+            "CACHE_DEFAULT_TIMEOUT": ttl,
+            "CACHE_THRESHOLD": 5000,
+        }
     if not url:
         return {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": ttl, "CACHE_THRESHOLD": 5000}
     if url.startswith(("redis://", "rediss://", "unix://")):
@@ -61,7 +79,12 @@ def backend_config(url: str | None, ttl: int) -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Bind the cache to the app (whether the module is on or off: a cache at rest is idle)."""
-    config = backend_config(app.config["SANDBOX_CACHE_URL"], app.config["SANDBOX_CACHE_TTL"])
+    config = backend_config(
+        app.config["SANDBOX_CACHE_URL"],
+        app.config["SANDBOX_CACHE_TTL"],
+        app.config["SANDBOX_WORKERS"],
+        app.instance_path,
+    )
     cache.init_app(app, config=config)
     app.extensions["sandbox.caching.stale"] = StaleCopies()
     app.extensions["sandbox.caching.options"] = {}

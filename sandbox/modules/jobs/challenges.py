@@ -49,6 +49,10 @@ def off_the_request(record, buffer) -> bool:
     different threads. Checked when either record closes (a fast job may finish before the
     request that queued it has closed its record).
     """
+    # Only one of the two exports' records can complete this: skip the rest at once (this
+    # runs after every request, and a look through the buffer is what costs).
+    if record.method != "JOB" and (record.method != "POST" or record.path != EXPORT):
+        return False
     records = [record, *buffer.recent(RECENT)]
     by_id = {r.id: r for r in records}
     in_request = any(r.method == "POST" and r.path == EXPORT and _exported(r) for r in records)
