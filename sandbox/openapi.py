@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 contract: what a frontend team builds against.
 
 The promise the API makes. What a request body may be is not written here: it is
-generated from the pydantic models that check those bodies (sandbox/validation.py),
+generated from the pydantic models that check those bodies (validation.py, beside this file),
 so the promise and the check are one thing. The rest (paths, answers) is written by
 hand, and a test runs schemathesis against the whole (thousands of generated requests)
 so the promise and the code cannot drift apart.
