@@ -25,13 +25,29 @@ from flask import (
     request,
     url_for,
 )
+from pydantic import Field
 
 from . import class_instructors as instructors
 from . import class_room, class_students, db
 from .errors import InvalidQuery, NotFound, Unauthorized, ValidationFailed
 from .record import event
 from .registry import registry
-from .validation import Field, check, json_body
+from .validation import Body, read
+
+
+class InstructorLogin(Body):
+    """An instructor's name and password, from a notebook (the page sends a form)."""
+
+    name: str = Field(max_length=64, description="the instructor's name")
+    password: str = Field(max_length=512, description="the instructor's password")
+
+
+class ModuleRule(Body):
+    """A module's state for the whole class: on or off, locked or not (either or both)."""
+
+    enabled: bool = Field(None, description="true or false: the module for everyone")
+    locked: bool = Field(None, description="true or false: whether students may switch it")
+
 
 bp = Blueprint("class_dashboard", __name__, url_prefix="/class")
 # The JSON behind every view; a notebook reads the same.
@@ -96,10 +112,8 @@ def login() -> Any:
             return _login_form("This form was out of date: log in again.", 403)
         name, password = request.form.get("name", ""), request.form.get("password", "")
     else:
-        data = check(
-            json_body(), [Field("name", str, max_length=64), Field("password", str, max_length=512)]
-        )
-        name, password = data["name"], data["password"]
+        data = read(InstructorLogin)
+        name, password = data.name, data.password
     if not instructors.password_ok(name, password):
         throttle.failed(address)
         event("class", "instructor login refused: wrong name or password", decision="refused")
@@ -265,7 +279,7 @@ def reset_all() -> Any:
 def module_rule(name: str) -> Any:
     """Switch a module for everyone (``enabled``), lock or unlock it (``locked``)."""
     registry().get(name)  # an unknown module is a 404 problem naming the known ones
-    data = check(json_body(), [Field("enabled", bool, False), Field("locked", bool, False)])
+    data = read(ModuleRule).model_dump(exclude_unset=True)
     if not data:
         raise ValidationFailed(
             [{"field": "enabled", "message": "Send enabled, locked, or both (true or false)."}]

@@ -66,16 +66,37 @@ class InvalidPath(SandboxError):
 
 
 class ValidationFailed(SandboxError):
-    """The body was readable but its fields are wrong; ``errors`` names each one."""
+    """The body was readable but its fields are wrong; ``errors`` names each one.
+
+    Each error says where (``loc``: the path to the value, ``field``: its top-level
+    name), what was wrong (``message``), how to fix it (``fix``) and what was sent
+    (``input_type``), so a client can show each message beside its own field.
+    """
 
     status = 422
     title = "Validation failed"
 
-    def __init__(self, errors: list[dict[str, str]], detail: str | None = None):
-        names = ", ".join(e["field"] for e in errors)
+    def __init__(self, errors: list[dict[str, Any]], detail: str | None = None):
+        errors = [_complete(e) for e in errors]
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
         super().__init__(
-            detail or f"Fix these fields and send the request again: {names}.", errors=errors
+            detail
+            or f"Fix these fields and send the request again ({len(errors)} "
+            f"error{'s' if len(errors) != 1 else ''}): {names}.",
+            errors=errors,
         )
+
+
+def _complete(error: dict[str, Any]) -> dict[str, Any]:
+    # An error written by hand (a rule no schema can say: "this username is taken") gets
+    # the same shape as one from a model; its message says how to fix it already.
+    return {
+        "loc": [error["field"]],
+        "fix": error["message"],
+        "type": "value_error",
+        "input_type": "unknown",
+        **error,
+    }
 
 
 class NotFound(SandboxError):

@@ -6,9 +6,10 @@ browser, curl and a notebook never disagree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from pydantic import Field
 
 from . import __version__, class_room, db, notes, sql_console
 from .capacity import client_gone, take_slot
@@ -19,9 +20,24 @@ from .progress import progress
 from .record import event, records, stream
 from .registry import registry
 from .settings import SETTINGS
-from .validation import Field, check, json_body
+from .validation import Body, NotBlank, read
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+
+class Toggle(Body):
+    """Switch a module on or off."""
+
+    enabled: bool = Field(description="true (on) or false (off)")
+
+
+class SQLQuery(Body):
+    """One read-only SQL statement to run, and whether to show its query plan."""
+
+    sql: Annotated[str, Field(max_length=10_000), NotBlank()] = Field(
+        description="one SQL statement (select ...) of at most 10,000 characters"
+    )
+    explain: bool = Field(False, description="true to get the query plan too")
 
 
 @bp.get("/health")
@@ -82,9 +98,9 @@ def toggle_module(name: str) -> Any:
     """Switch a module on or off: ``{"enabled": true|false}``."""
     reg = registry()
     reg.get(name)  # an unknown module is a 404 before the body is even read
-    data = check(json_body(), [Field("enabled", bool)])
-    module = reg.set_enabled(name, data["enabled"])
-    state = "on" if data["enabled"] else "off"
+    enabled = read(Toggle).enabled
+    module = reg.set_enabled(name, enabled)
+    state = "on" if enabled else "off"
     event("sandbox", f"module {name} switched {state}")
     return reg.describe(module)
 
@@ -216,14 +232,12 @@ def reset() -> Any:
 @control_plane
 def run_sql() -> Any:
     """Run one read-only SQL statement: ``{"sql": "select ...", "explain": false}``."""
-    data = check(
-        json_body(), [Field("sql", str, max_length=10_000), Field("explain", bool, required=False)]
-    )
+    data = read(SQLQuery)
     config = current_app.config
     result = sql_console.run(
         db.database_path(),
-        data["sql"],
-        explain=data.get("explain", False),
+        data.sql,
+        explain=data.explain,
         row_limit=config["SANDBOX_SQL_ROW_LIMIT"],
         time_limit_ms=config["SANDBOX_SQL_TIME_LIMIT_MS"],
         byte_limit=config["SANDBOX_SQL_BYTE_LIMIT"],

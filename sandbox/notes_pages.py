@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug import Response
 
 from . import notes
@@ -19,6 +19,9 @@ from .identity import current_identity
 from .registry import registry
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
+# The form's own checks in the browser (required, maxlength) use the server's numbers: a
+# convenience for the person typing, never a defence (anyone can send the POST without it).
+LIMITS = {"title_max": notes.TITLE_MAX, "body_max": notes.BODY_MAX}
 
 
 @bp.app_context_processor
@@ -34,6 +37,18 @@ def _form_data() -> dict[str, Any]:
         "body": request.form.get("body", ""),
         "tags": tags,
     }
+
+
+def _beside_fields(failed: ValidationFailed) -> dict[str, str]:
+    """Return each field's messages, to show beside it: what was wrong, then how to fix it."""
+    g.field_errors = failed.extra["errors"]  # for the record: which fields, and who checked
+    shown: dict[str, list[str]] = {}
+    for error in failed.extra["errors"]:
+        lines = shown.setdefault(error["field"], [])
+        lines.append(error["message"])
+        if error.get("fix") and error["fix"] != error["message"] and error["fix"] not in lines:
+            lines.append(error["fix"])
+    return {field: " ".join(lines) for field, lines in shown.items()}
 
 
 @bp.errorhandler(Unauthorized)
@@ -68,10 +83,10 @@ def new() -> str | Response:
         try:
             note = notes.create_note(_form_data())
         except ValidationFailed as failed:
-            errors = {e["field"]: e["message"] for e in failed.extra["errors"]}
+            errors = _beside_fields(failed)
         else:
             return redirect(url_for("notes.edit", note_id=note["id"], created=1))
-    return render_template("note_form.html", form=form, errors=errors, note=None), (
+    return render_template("note_form.html", form=form, errors=errors, note=None, **LIMITS), (
         422 if errors else 200
     )
 
@@ -88,10 +103,10 @@ def edit(note_id: int) -> str | Response:
         try:
             note = notes.update_note(note_id, _form_data(), partial=False)
         except ValidationFailed as failed:
-            errors = {e["field"]: e["message"] for e in failed.extra["errors"]}
+            errors = _beside_fields(failed)
         else:
             return redirect(url_for("notes.edit", note_id=note_id, saved=1))
-    return render_template("note_form.html", form=form, errors=errors, note=note), (
+    return render_template("note_form.html", form=form, errors=errors, note=note, **LIMITS), (
         422 if errors else 200
     )
 

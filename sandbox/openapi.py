@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 contract: what a frontend team builds against.
 
-Written by hand, on purpose: it is the promise the API makes, and a test runs
-schemathesis against it (thousands of generated requests) so the promise and
-the code cannot drift apart.
+The promise the API makes. What a request body may be is not written here: it is
+generated from the pydantic models that check those bodies (validation.py, beside this file),
+so the promise and the check are one thing. The rest (paths, answers) is written by
+hand, and a test runs schemathesis against the whole (thousands of generated requests)
+so the promise and the code cannot drift apart.
 
 The core describes its own routes (/sandbox/...) and the shapes every part shares
 (a note, a problem, a record); each module describes its own routes in its
@@ -13,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import __version__, notes
-from sandbox.validation import NOT_BLANK_PATTERN
+from sandbox import __version__, inspector, notes
+from sandbox.validation import components
 
 
 def ref(name: str) -> dict[str, str]:
@@ -75,8 +77,6 @@ def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 NOTE_ID = path_param("note_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 MODULE = path_param("name", {"type": "string"})
-# At least one character that is not blank, by the same list of blanks the code uses.
-TEXT = {"type": "string", "pattern": NOT_BLANK_PATTERN}
 NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
 ETAG = {"ETag": {"schema": {"type": "string"}, "description": "The version of this answer"}}
 # Who may call: anyone while no module checks ({}), else a scheme a module describes (the
@@ -96,20 +96,6 @@ SCHEMAS: dict[str, Any] = {
             "tags": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "string"},
             "updated_at": {"type": "string"},
-        },
-    },
-    "NoteInput": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["title"],
-        "properties": {
-            "title": {**TEXT, "maxLength": notes.TITLE_MAX},
-            "body": {"type": "string", "maxLength": notes.BODY_MAX},
-            "tags": {
-                "type": "array",
-                "maxItems": notes.TAGS_MAX,
-                "items": {**TEXT, "maxLength": notes.TAG_MAX},
-            },
         },
     },
     "NoteList": {
@@ -147,10 +133,21 @@ SCHEMAS: dict[str, Any] = {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["field", "message"],
+                            "required": ["field", "loc", "message", "fix"],
                             "properties": {
-                                "field": {"type": "string"},
-                                "message": {"type": "string"},
+                                "field": {"type": "string", "description": "The field"},
+                                "loc": {
+                                    "type": "array",
+                                    "items": {"type": ["string", "integer"]},
+                                    "description": 'Where: ["tags", 3] is the 4th tag',
+                                },
+                                "message": {"type": "string", "description": "What was wrong"},
+                                "fix": {"type": "string", "description": "How to fix it"},
+                                "type": {"type": "string", "description": "The kind of error"},
+                                "input_type": {
+                                    "type": "string",
+                                    "description": "The JSON type that was sent",
+                                },
                             },
                         },
                     }
@@ -170,12 +167,6 @@ SCHEMAS: dict[str, Any] = {
             "url_prefix": {"type": "string"},
             "challenges": {"type": "array", "items": {"type": "string"}},
         },
-    },
-    "Toggle": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["enabled"],
-        "properties": {"enabled": {"type": "boolean"}},
     },
     "TraceSummary": {
         "type": "object",
@@ -238,15 +229,6 @@ SCHEMAS: dict[str, Any] = {
             "exception": {"type": ["object", "null"]},
         },
     },
-    "SQLQuery": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["sql"],
-        "properties": {
-            "sql": {**TEXT, "maxLength": 10_000},
-            "explain": {"type": "boolean"},
-        },
-    },
     "SQLResult": {
         "type": "object",
         "required": ["columns", "rows", "truncated", "blob_columns"],
@@ -282,6 +264,9 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+# Request bodies: generated from the models that check them.
+SCHEMAS.update(components(notes.NoteInput, notes.NotePatch, inspector.Toggle, inspector.SQLQuery))
 
 OBJECT = {"type": "object"}
 SANDBOX_TAG = {"name": "sandbox", "description": "Toggles, records, progress, SQL console"}

@@ -64,6 +64,17 @@ class NoteTransform(Protocol):
 
 
 @runtime_checkable
+class NoteValidation(Protocol):
+    """Decides what a note may be: checked while its module is on, let in while it is off."""
+
+    def validate(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+        """Return the fields to store, or raise ValidationFailed listing every wrong one."""
+
+    def relaxed(self, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+        """Return the fields to store without refusing any (the module is off)."""
+
+
+@runtime_checkable
 class HttpsServer(Protocol):
     """Makes the server ``python app.py --https`` runs: ``(app, host, port) -> server``."""
 
@@ -75,6 +86,7 @@ SERVICES: dict[str, type] = {
     "note_storage": NoteStorage,
     "identity": IdentityProvider,
     "note_transform": NoteTransform,
+    "note_validation": NoteValidation,
     "https_server": HttpsServer,
 }
 

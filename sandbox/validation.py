@@ -4,6 +4,10 @@ Form validation is the backend's "invisible logic": never trust what a client
 sends. Reading is two steps with two different answers: a body that is not
 JSON at all is a 400; JSON whose fields are wrong is a 422 that lists each field.
 
+What a valid body is, is written once, as a pydantic model (a class with typed
+fields). The same model checks a request (:func:`parse`) and describes it in the
+OpenAPI document (:func:`components`), so the document and the code cannot disagree.
+
 Every reader of JSON in the sandbox (this one, the request record's redaction, the
 playground's echo) goes through :func:`read_json`, so they all agree on what a body says.
 """
@@ -11,21 +15,19 @@ playground's echo) goes through :func:`read_json`, so they all agree on what a b
 from __future__ import annotations
 
 import json as stdlib_json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from flask import json, request
+from flask import request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler
+from pydantic import ValidationError as PydanticError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from .errors import InvalidBody, SandboxError, ValidationFailed
 
-_TYPE_NAMES = {
-    bool: "true or false",
-    int: "a whole number",
-    float: "a number",
-    str: "a string",
-    list: "a list",
-    dict: "an object",
-}
+B = TypeVar("B", bound=BaseModel)
 
 
 class UnsupportedMediaType(SandboxError):
@@ -43,10 +45,9 @@ BLANK = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-# "Has a character that is not blank", as a JSON Schema pattern (which matches anywhere).
-NOT_BLANK_PATTERN = (
-    r"[^\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
-)
+# "Has a character that is not blank", as a JSON Schema pattern (which matches anywhere),
+# written from BLANK itself so the document's pattern and the code cannot disagree.
+NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
 
 
 def is_blank(text: str) -> bool:
@@ -101,16 +102,6 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Field:
-    """One expected field of a JSON body."""
-
-    name: str
-    type: type
-    required: bool = True
-    max_length: int | None = None
-
-
 def json_body() -> dict[str, Any]:
     """Return the request body as a JSON object, or raise a problem that says how to fix it."""
     mimetype = request.mimetype or ""
@@ -160,43 +151,219 @@ def _is_unicode(value: Any) -> bool:
     return True
 
 
-def _is(value: Any, expected: type) -> bool:
-    # In Python True is an int; in JSON a boolean is not a number, so keep them apart.
-    if expected is bool or isinstance(value, bool):
-        return isinstance(value, bool) and expected is bool
-    if expected is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, expected)
+# --- what a valid body is: pydantic models, one per body ---
 
 
-def check(data: dict[str, Any], fields: list[Field]) -> dict[str, Any]:
-    """Check ``data`` against ``fields``; raise one 422 listing every wrong field."""
-    known = {f.name: f for f in fields}
-    errors = [
-        {"field": name, "message": f"Unknown field. Expected: {', '.join(known)}."}
-        for name in data
-        if name not in known
-    ]
-    for f in fields:
-        if f.name not in data:
-            if f.required:
-                errors.append({"field": f.name, "message": f"Required: {_TYPE_NAMES[f.type]}."})
-            continue
-        value = data[f.name]
-        if not _is(value, f.type):
-            errors.append(
-                {
-                    "field": f.name,
-                    "message": f"Must be {_TYPE_NAMES[f.type]}, not {json.dumps(value)[:40]}.",
-                }
-            )
-        elif f.max_length is not None and len(value) > f.max_length:
-            errors.append(
-                {
-                    "field": f.name,
-                    "message": f"At most {f.max_length} characters ({len(value)} sent).",
-                }
-            )
-    if errors:
-        raise ValidationFailed(errors)
-    return data
+class Body(BaseModel):
+    """Base of every request body: JSON's types as JSON means them, and no unknown field.
+
+    ``strict``: "5" is not the number 5 and 1 is not true (pydantic would otherwise
+    convert them, and the document says integer, boolean). ``forbid``: a misspelt field
+    ("titel") is an error to fix, not a value silently dropped.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def _whole(value: Any) -> Any:
+    # JSON has one kind of number: 3.0 is the whole number 3, as JSON Schema's "integer" says.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A whole number, written 3 or 3.0 (never "3", never true).
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
+@dataclass(frozen=True)
+class NotBlank:
+    """A string with at least one character that is not blank (by :data:`BLANK`).
+
+    ``strip`` keeps it without the blanks around it. The document gets the same rule as a
+    pattern: one rule, written once, read by both.
+    """
+
+    strip: bool = False
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> JsonSchemaValue:
+        found = handler(schema)
+        found["pattern"] = NOT_BLANK_PATTERN
+        return found
+
+    def _check(self, text: str) -> str:
+        if is_blank(text):
+            raise PydanticCustomError("blank", "Must not be empty or only spaces.")
+        return text.strip(BLANK) if self.strip else text
+
+
+class _Schema(GenerateJsonSchema):
+    """JSON Schema as the OpenAPI document wants it: no generated titles, no null defaults."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def generate(self, schema: Any, mode: Any = "validation") -> JsonSchemaValue:
+        found = super().generate(schema, mode)
+        _tidy(found)
+        return found
+
+
+def _tidy(schema: Any) -> None:
+    # "default": null on a field that may be left out but never be null would tell a client
+    # it may send null.
+    if isinstance(schema, dict):
+        if schema.get("default", 0) is None:
+            del schema["default"]
+        for value in schema.values():
+            _tidy(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _tidy(value)
+
+
+REF = "#/components/schemas/{model}"
+
+
+def components(*models: type[BaseModel]) -> dict[str, Any]:
+    """Return the OpenAPI schemas of ``models`` (and what they refer to), by model name."""
+    found: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF, schema_generator=_Schema)
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    for schema in found.values():
+        schema.pop("title", None)  # a model's title is its name in components already
+    return found
+
+
+def parse(model: type[B], data: Mapping[str, Any]) -> B:
+    """Check ``data`` against ``model``; raise one 422 that lists every wrong field."""
+    try:
+        return model.model_validate(data)
+    except PydanticError as error:
+        raise ValidationFailed(field_errors(error, model)) from None
+
+
+def read(model: type[B]) -> B:
+    """Read the request's JSON body (:func:`json_body`) and check it against ``model``."""
+    return parse(model, json_body())
+
+
+def read_optional(model: type[B]) -> B:
+    """Like :func:`read` for an optional body: none at all means every field's default."""
+    # A body of blanks is not "no body": json_body() says it is not JSON.
+    return read(model) if request.get_data(cache=True) else parse(model, {})
+
+
+# --- from pydantic's errors to the problem's: where, what was wrong, how to fix it ---
+
+_JSON_TYPES = {
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    type(None): "null",
+}
+
+
+# The same, as JSON Schema names them: what the ``input_type`` of an error says.
+_JSON_NAMES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def json_type(value: Any) -> str:
+    """Name the JSON type of a value, as a learner would say it ("a string", "null")."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _excerpt(value: Any) -> str:
+    try:
+        text = stdlib_json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _what_was_wrong(error: Any, fields: list[str]) -> str:
+    kind, ctx, sent = error["type"], error.get("ctx") or {}, error.get("input")
+    messages = {
+        "missing": "Required.",
+        "extra_forbidden": f"Unknown field. Expected: {', '.join(fields)}.",
+        "string_type": f"Must be a string, not {json_type(sent)}.",
+        "int_type": f"Must be a whole number, not {json_type(sent)} ({_excerpt(sent)}).",
+        "int_from_float": f"Must be a whole number, not {_excerpt(sent)}.",
+        "float_type": f"Must be a number, not {json_type(sent)}.",
+        "bool_type": f"Must be true or false, not {json_type(sent)} ({_excerpt(sent)}).",
+        "list_type": f"Must be a list, not {json_type(sent)}.",
+        "literal_error": f"Must be one of {ctx.get('expected')} (got {_excerpt(sent)}).",
+        "less_than_equal": f"At most {ctx.get('le')} (got {_excerpt(sent)}).",
+        "greater_than_equal": f"At least {ctx.get('ge')} (got {_excerpt(sent)}).",
+    }
+    if kind in messages:
+        return messages[kind]
+    if kind == "string_too_long":
+        return f"At most {ctx['max_length']} characters ({len(sent)} sent)."
+    if kind == "string_too_short":
+        return f"At least {ctx['min_length']} character(s) ({len(sent)} sent)."
+    if kind == "too_long":
+        return f"At most {ctx['max_length']} items ({ctx.get('actual_length', len(sent))} sent)."
+    if kind == "too_short":
+        return f"At least {ctx['min_length']} item(s) ({len(sent)} sent)."
+    return error["msg"].removeprefix("Value error, ").rstrip(".") + "."
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    # ("tags", 3) -> "tags[3]": the path a learner would write to reach it.
+    text = str(loc[0]) if loc else "body"
+    return text + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
+
+
+def _how_to_fix(error: Any, model: type[BaseModel], name: str) -> str:
+    if error["type"] == "extra_forbidden":
+        return f'Remove "{name}" (or check its spelling).'
+    field = model.model_fields.get(name)
+    wanted = field.description if field is not None else None
+    if not wanted:
+        return "Send a value of the type and size the API document gives."
+    return f'Send "{name}" as {wanted}.'
+
+
+def field_errors(error: PydanticError, model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Turn pydantic's errors into the problem's ``errors``: one entry per wrong value."""
+    fields = list(model.model_fields)
+    found = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        name = str(loc[0]) if loc else "body"
+        message = _what_was_wrong(item, fields)
+        field = model.model_fields.get(name)
+        if item["type"] == "missing" and field is not None and field.description:
+            message = f"Required: {field.description}."
+        if len(loc) > 1:  # inside a list: say which item
+            message = f"{_where(loc)}: {message}"
+        found.append(
+            {
+                "field": name,
+                "loc": list(loc),
+                "message": message,
+                "fix": _how_to_fix(item, model, name),
+                "type": item["type"],
+                "input_type": "missing"
+                if item["type"] == "missing"
+                else _JSON_NAMES.get(type(item.get("input")), "unknown"),
+            }
+        )
+    return found

@@ -91,3 +91,9 @@ def test_the_json_server_benchmark_runs_or_says_why_not():
         assert "install Node.js" in out  # said, not silently skipped
     else:
         assert re.search(r"GET one note\s+\d+\s+\d+\s+\d+\.\d\d", out), out
+
+
+def test_the_validation_benchmark_runs():
+    out = run_bench("tests/bench/bench_validation.py", "0.3", "1")
+    assert re.search(r"ratio on / off: \d+\.\d\d", out), out
+    assert re.search(r"the check alone \(notes.checked, in-process\): \d+\.\d us", out), out

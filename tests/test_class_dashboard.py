@@ -36,7 +36,7 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 PRESET = """
 name = "Lab 3: HTTP"
 [modules]
-on = ["server", "database", "api"]
+on = ["server", "database", "api", "validation"]
 switchable = ["api", "auth"]
 [challenges]
 in_scope = ["server", "api.paginate"]
@@ -534,7 +534,12 @@ def test_the_preset_sets_up_the_room(tmp_path):
         ada = join(room, "Ada")
         modules = {m["name"]: m["enabled"] for m in ada.get("sandbox/modules").json()["modules"]}
         # The preset's modules.on are on; every other module is off, however many there are.
-        assert {name for name, on in modules.items() if on} == {"server", "database", "api"}
+        assert {name for name, on in modules.items() if on} == {
+            "server",
+            "database",
+            "api",
+            "validation",
+        }
         assert {"auth", "encryption"} <= set(modules)
         locked = ada.request("PATCH", "sandbox/modules/server", json={"enabled": False})
         assert "locked" in is_problem(locked, 403)["detail"]

@@ -10,10 +10,8 @@ from sandbox.openapi import (
     NOT_MODIFIED,
     NOTE_ID,
     OBJECT,
-    SCHEMAS,
     SECURITY,
     body,
-    content,
     ok,
     problems,
     query,
@@ -109,10 +107,7 @@ def openapi() -> dict[str, Any]:
                     "summary": "Change some fields of a note",
                     "tags": ["api"],
                     "security": SECURITY,
-                    "requestBody": {
-                        "required": True,
-                        **content({**SCHEMAS["NoteInput"], "required": []}),
-                    },
+                    "requestBody": body("NotePatch"),
                     "responses": {"200": note, **problems(400, 401, 403, 404, 412, 413, 415, 422)},
                 },
                 "delete": {

@@ -6,15 +6,16 @@ token must not be able to make itself a write token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, url_for
+from pydantic import AfterValidator, Field
 
-from sandbox.errors import Forbidden, NotFound, SandboxError, ValidationFailed
+from sandbox.errors import Forbidden, NotFound, SandboxError
 from sandbox.identity import Identity, require_identity
 from sandbox.notes import MAX_ID
 from sandbox.record import event
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, Whole, json_body, parse
 
 from . import tokens
 from .views import bp
@@ -43,43 +44,40 @@ def token_manager() -> Identity:
     return identity
 
 
+def _token_name(name: str) -> str:
+    name = name.strip()
+    if not name or not name.isprintable():
+        raise ValueError(
+            'Give the token a name you will recognise, like "notebook": 1 to 64 printable '
+            "characters"
+        )
+    return name
+
+
+class TokenRequest(Body):
+    """A new token's name, scope and lifetime. Checked whatever the validation module says:
+    a token opens the notes it may change."""
+
+    name: Annotated[str, Field(max_length=tokens.NAME_MAX), AfterValidator(_token_name)] = Field(
+        description=f'a name you will recognise, like "notebook": 1 to {tokens.NAME_MAX} '
+        "printable characters"
+    )
+    scope: Literal[tuple(tokens.SCOPES)] = Field(  # type: ignore[valid-type]
+        "read", description='"read" (look only) or "write" (change notes too)'
+    )
+    expires_in: Whole = Field(
+        tokens.EXPIRES_DEFAULT,
+        ge=tokens.EXPIRES_MIN,
+        le=tokens.EXPIRES_MAX,
+        description=f"seconds from {tokens.EXPIRES_MIN} to {tokens.EXPIRES_MAX} (90 days); "
+        f"the default is {tokens.EXPIRES_DEFAULT} (30 days)",
+    )
+
+
 def token_fields(data: dict[str, Any]) -> tuple[str, str, int]:
     """Check a new token's name, scope and lifetime; raise one 422 naming each wrong field."""
-    check(
-        data,
-        [
-            Field("name", str, max_length=tokens.NAME_MAX),
-            Field("scope", str, required=False),
-            Field("expires_in", int, required=False),
-        ],
-    )
-    name = data["name"].strip()
-    scope = data.get("scope", "read")
-    expires_in = data.get("expires_in", tokens.EXPIRES_DEFAULT)
-    errors = []
-    if not name or not name.isprintable():
-        errors.append(
-            {
-                "field": "name",
-                "message": "Give the token a name you will recognise, like "
-                '"notebook": 1 to 64 printable characters.',
-            }
-        )
-    if scope not in tokens.SCOPES:
-        errors.append(
-            {"field": "scope", "message": '"read" (look only) or "write" (change notes too).'}
-        )
-    if not tokens.EXPIRES_MIN <= expires_in <= tokens.EXPIRES_MAX:
-        errors.append(
-            {
-                "field": "expires_in",
-                "message": f"Seconds from {tokens.EXPIRES_MIN} to {tokens.EXPIRES_MAX} "
-                f"(90 days); the default is {tokens.EXPIRES_DEFAULT} (30 days).",
-            }
-        )
-    if errors:
-        raise ValidationFailed(errors)
-    return name, scope, expires_in
+    asked = parse(TokenRequest, data)
+    return asked.name, asked.scope, asked.expires_in
 
 
 def make_token(identity: Identity, name: str, scope: str, expires_in: int) -> dict[str, Any]:

@@ -11,12 +11,13 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from pydantic import Field
 
 from sandbox.csrf import check_csrf
 from sandbox.errors import Forbidden, SandboxError, Unauthorized
 from sandbox.identity import Identity, require_identity
 from sandbox.record import event
-from sandbox.validation import Field, UnsupportedMediaType, check, json_body
+from sandbox.validation import Body, UnsupportedMediaType, parse, read
 
 from . import accounts, sessions, throttle
 from .identity import REALM
@@ -26,7 +27,14 @@ bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates"
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SAFE_NEXT = re.compile(r"/[A-Za-z0-9/_.~%?&=+-]*")
-CREDENTIALS = [Field("username", str, max_length=200), Field("password", str, max_length=1024)]
+
+
+class Credentials(Body):
+    """A username and a password, as JSON or as a form. Checked whatever the validation
+    module says: the sandbox's own safety (who may log in) rests on them."""
+
+    username: str = Field(max_length=200, description="your username")
+    password: str = Field(max_length=1024, description="your password")
 
 
 class LoginFailed(Unauthorized):
@@ -101,8 +109,8 @@ def credentials() -> dict[str, str]:
     if is_form():
         check_form(programs_may_skip_token=True)
         data = {name: request.form.get(name, "") for name in ("username", "password")}
-        return check(data, CREDENTIALS)
-    return check(json_body(), CREDENTIALS)
+        return parse(Credentials, data).model_dump()
+    return read(Credentials).model_dump()
 
 
 def next_url() -> str | None:

@@ -4,30 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.openapi import OBJECT, SECURITY, content, ok, problems
+from sandbox.openapi import OBJECT, SECURITY, body, ok, problems
+from sandbox.validation import components
 
-SETTINGS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "invalidate": {"type": "boolean", "description": "Drop cached copies when notes change"},
-        "ttl": {"type": "integer", "minimum": 1, "maximum": 86400, "description": "Seconds"},
-    },
-}
-GENERATE = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["count"],
-    "properties": {
-        "count": {"type": "integer", "minimum": 1, "maximum": 20000},
-        "seed": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 2**63 - 1,
-            "description": "The same seed makes the same notes",
-        },
-    },
-}
+from .views import CachingNotesRequest, CachingSettings
+
 X_CACHE = {"X-Cache": {"schema": {"type": "string", "enum": ["hit", "miss"]}}}
 
 
@@ -35,6 +16,7 @@ def openapi() -> dict[str, Any]:
     """Describe the caching module's routes."""
     tag = ["caching"]
     return {
+        "schemas": components(CachingNotesRequest, CachingSettings),
         "tags": [{"name": "caching", "description": "A cache in front of reads (caching)"}],
         "paths": {
             "/caching/report": {
@@ -53,7 +35,7 @@ def openapi() -> dict[str, Any]:
                     "summary": "Add generated notes, yours, to measure with",
                     "tags": tag,
                     "security": SECURITY,
-                    "requestBody": {"required": True, **content(GENERATE)},
+                    "requestBody": body("CachingNotesRequest"),
                     "responses": {
                         "201": ok("How many were made", OBJECT),
                         **problems(400, 401, 403, 413, 415, 422),
@@ -69,7 +51,7 @@ def openapi() -> dict[str, Any]:
                 "patch": {
                     "summary": "Switch invalidation, change the TTL",
                     "tags": tag,
-                    "requestBody": {"required": True, **content(SETTINGS)},
+                    "requestBody": body("CachingSettings"),
                     "responses": {
                         "200": ok("The options", OBJECT),
                         **problems(400, 404, 413, 415, 422),

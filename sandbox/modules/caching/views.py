@@ -10,13 +10,13 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, g
+from pydantic import Field
 
 from sandbox import db, notes
-from sandbox.errors import ValidationFailed
 from sandbox.identity import owner_filter, require_identity
 from sandbox.record import event
 from sandbox.registry import registry
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, Whole, read
 
 from . import report
 from .cache import cache, forget_workspace, lookup, options, report_key, set_options
@@ -41,29 +41,36 @@ def get_report() -> dict[str, Any]:
     return data
 
 
-def whole(data: dict[str, Any], name: str, low: int, high: int, errors: list) -> int | None:
-    """Return ``data[name]`` as an int if it is a whole number from low to high; else note why.
+class CachingNotesRequest(Body):
+    """How many notes to generate, and from which seed."""
 
-    JSON has one number type: 625.0 is the same number as 625, so it is accepted too
-    (the OpenAPI document, like JSON Schema, calls both an integer).
-    """
-    value = data.get(name)
-    whole_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if whole_number and low <= value <= high and float(value).is_integer():  # range first
-        return int(value)
-    errors.append({"field": name, "message": f"A whole number from {low} to {high}."})
-    return None
+    count: Whole = Field(
+        ge=1, le=GENERATE_MAX, description=f"a whole number from 1 to {GENERATE_MAX}"
+    )
+    seed: Whole = Field(
+        1,
+        ge=0,
+        le=2**63 - 1,
+        description="a whole number from 0 to 2**63 - 1: the same seed makes the same notes",
+    )
+
+
+class CachingSettings(Body):
+    """This workspace's cache options: any of them."""
+
+    invalidate: bool = Field(
+        None, description="true or false: drop cached copies when notes change"
+    )
+    ttl: Whole = Field(
+        None, ge=1, le=TTL_MAX, description=f"seconds a copy is kept, from 1 to {TTL_MAX}"
+    )
 
 
 @open_bp.post("/notes")
 def generate() -> tuple[dict[str, Any], int]:
     """Add generated notes (yours), to give the report something to chew on."""
-    data = check(json_body(), [Field("count", float), Field("seed", float, required=False)])
-    errors: list[dict[str, str]] = []
-    count = whole(data, "count", 1, GENERATE_MAX, errors)
-    seed = whole(data, "seed", 0, 2**63 - 1, errors) if "seed" in data else 1
-    if errors:
-        raise ValidationFailed(errors)
+    asked = read(CachingNotesRequest)
+    count, seed = asked.count, asked.seed
     started = time.perf_counter()
     created = notes.create_notes(report.generated(count, seed))
     took = round((time.perf_counter() - started) * 1000, 1)
@@ -79,15 +86,7 @@ def get_settings() -> dict[str, Any]:
 @bp.patch("/settings")
 def change_settings() -> dict[str, Any]:
     """Switch invalidation on or off, or change the TTL."""
-    data = check(
-        json_body(),
-        [Field("invalidate", bool, required=False), Field("ttl", float, required=False)],
-    )
-    if "ttl" in data:
-        errors: list[dict[str, str]] = []
-        data["ttl"] = whole(data, "ttl", 1, TTL_MAX, errors)
-        if errors:
-            raise ValidationFailed(errors)
+    data = read(CachingSettings).model_dump(exclude_unset=True)
     changed = set_options(data)
     if data.get("invalidate") is False:
         event("caching", "invalidation off: writes no longer drop cached copies")

@@ -5,21 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.openapi import NOTE_ID, content, ok, problems, ref
+from sandbox.validation import components
+
+from .share import ShareRequest
 
 SCHEMAS: dict[str, Any] = {
-    "ShareRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "expires_in": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 7 * 24 * 3600,
-                "default": 24 * 3600,
-                "description": "Seconds the link works for: 1 day unless asked, 7 days at most",
-            }
-        },
-    },
     "ShareLink": {
         "type": "object",
         "required": ["url", "expires_at"],
@@ -36,7 +26,7 @@ SCHEMAS: dict[str, Any] = {
 def openapi() -> dict[str, Any]:
     """Describe the share-link endpoint (under /api/, since it shares a note of the API)."""
     return {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **components(ShareRequest)},
         "paths": {
             "/api/notes/{note_id}/share": {
                 "parameters": [NOTE_ID],

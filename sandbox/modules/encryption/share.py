@@ -26,11 +26,12 @@ from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from pydantic import Field
 
 from sandbox import db, notes
-from sandbox.errors import NotFound, SandboxError, ValidationFailed
+from sandbox.errors import NotFound, SandboxError
 from sandbox.record import event
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, Whole, json_body, parse
 
 # The share route lives under /api with the other note routes, but belongs to this module:
 # the registry maps this blueprint to it, so with encryption off it answers 404 module-off.
@@ -89,24 +90,23 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
+class ShareRequest(Body):
+    """How long a share link works."""
+
+    # A whole number: JSON does not tell 60 from 60.0, so neither do we.
+    expires_in: Whole = Field(
+        DEFAULT_SECONDS,
+        ge=1,
+        le=MAX_SECONDS,
+        description="seconds the link works for: 1 day unless asked, 7 days at most",
+    )
+
+
 @share_bp.post("/notes/<int:note_id>/share")
 def share_note(note_id: int) -> Any:
     """Make a signed link that shows one note to anyone who has it, until it expires."""
     data = json_body() if request.get_data(cache=True).strip() else {}  # a body is optional
-    # A number, and a whole one: JSON does not tell 60 from 60.0, so neither do we.
-    check(data, [Field("expires_in", float, required=False)])
-    seconds = data.get("expires_in", DEFAULT_SECONDS)
-    if not (1 <= seconds <= MAX_SECONDS and float(seconds).is_integer()):  # range first: 10**400
-        raise ValidationFailed(
-            [
-                {
-                    "field": "expires_in",
-                    "message": f"A whole number of seconds from 1 to {MAX_SECONDS} (7 days); "
-                    f"got {seconds}.",
-                }
-            ]
-        )
-    seconds = int(seconds)
+    seconds = parse(ShareRequest, data).expires_in
     note = notes.get_note(note_id)  # a 404 unless whoever asks may read this note
     expires = int(time.time()) + seconds
     token = make_token(note, expires)

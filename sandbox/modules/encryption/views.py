@@ -10,13 +10,14 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from flask import Blueprint, current_app
+from pydantic import Field
 
 from sandbox import db
 from sandbox.classroom import opens_with_link
 from sandbox.errors import ValidationFailed
 from sandbox.guard import control_plane
 from sandbox.record import event
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, read
 
 from . import keys, rotation, share
 from .switch import SCRUB_PENDING
@@ -106,11 +107,24 @@ def rotate() -> Any:
     return rotation.rotate()
 
 
+class DemoRequest(Body):
+    """One text to encode, hash, keyed-hash and encrypt."""
+
+    text: str = Field(max_length=DEMO_TEXT_MAX, description=f"up to {DEMO_TEXT_MAX} characters")
+
+
+class QuizAnswer(Body):
+    """Which of the demo's outputs can be turned back into the text."""
+
+    # Any JSON in the list: an unknown name is refused below, with the names that exist.
+    reversible: list = Field(description="a list of the demo's output names")
+
+
 @bp.post("/demo")
 def demo() -> Any:
     """Encode, hash, keyed-hash and encrypt one text, side by side."""
-    data = check(json_body(), [Field("text", str, max_length=DEMO_TEXT_MAX)])
-    raw = data["text"].encode("utf-8")
+    text = read(DemoRequest).text
+    raw = text.encode("utf-8")
     outputs = {
         "base64": base64.b64encode(raw).decode("ascii"),
         "sha256": hashlib.sha256(raw).hexdigest(),
@@ -137,7 +151,7 @@ def demo() -> Any:
     results[3]["key"] = "a demo Fernet key derived from the app's secret key (never shown)"
     event("encryption", "demo: one text encoded, hashed, keyed-hashed and encrypted", demo=True)
     return {
-        "text": data["text"],
+        "text": text,
         "results": results,
         "question": "Which of these can be turned back into the text? POST /encryption/quiz "
         '{"reversible": [names]}',
@@ -147,8 +161,7 @@ def demo() -> Any:
 @bp.post("/quiz")
 def quiz() -> Any:
     """Check an answer to "which of the demo's outputs can be reversed?"."""
-    data = check(json_body(), [Field("reversible", list)])
-    chosen = data["reversible"]
+    chosen = read(QuizAnswer).reversible
     unknown = [c for c in chosen if not isinstance(c, str) or c not in DEMO]
     if unknown:
         raise ValidationFailed(

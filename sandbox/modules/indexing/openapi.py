@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.openapi import OBJECT, content, ok, path_param, problems, query, ref
+from sandbox.openapi import OBJECT, body, content, ok, path_param, problems, query, ref
+from sandbox.validation import components
 
 from .indexes import MAX_COLUMNS, WHITELIST
 from .orders import STATUSES
-from .views import GENERATE_MAX
-
-GENERATE = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["count"],
-    "properties": {
-        "count": {"type": "integer", "minimum": 1, "maximum": GENERATE_MAX},
-        "seed": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 2**63 - 1,
-            "description": "The same seed makes the same orders",
-        },
-    },
-}
+from .views import IndexingOrdersRequest
 
 
 def index_body(table: str, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -66,6 +52,7 @@ def openapi() -> dict[str, Any]:
     """Describe the indexing module's routes."""
     tag = ["indexing"]
     return {
+        "schemas": components(IndexingOrdersRequest),
         "tags": [{"name": "indexing", "description": "Orders to search, and indexes (indexing)"}],
         "paths": {
             "/indexing/orders": {
@@ -85,7 +72,7 @@ def openapi() -> dict[str, Any]:
                 "post": {
                     "summary": "Add generated orders to this workspace",
                     "tags": tag,
-                    "requestBody": {"required": True, **content(GENERATE)},
+                    "requestBody": body("IndexingOrdersRequest"),
                     "responses": {
                         "201": ok("How many were made, and how long inserting took", OBJECT),
                         **problems(400, 413, 415, 422),

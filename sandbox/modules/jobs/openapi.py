@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.openapi import SECURITY, content, ok, path_param, problems, ref
+from sandbox.validation import components
 
-EXPORT_OPTIONS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "fail_times": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 10,
-            "description": "Make the first tries fail on purpose (jobs on only), to watch "
-            "the queue retry them",
-        },
-    },
-}
+from .views import ExportOptions
+
 EXPORT_RESULT = {
     "type": "object",
     "required": ["file", "notes", "bytes", "took_ms"],
@@ -77,14 +67,14 @@ def openapi() -> dict[str, Any]:
     tag = ["jobs"]
     return {
         "tags": [{"name": "jobs", "description": "Work off the request: a queue (jobs)"}],
-        "schemas": {"Job": JOB},
+        "schemas": {"Job": JOB, **components(ExportOptions)},
         "paths": {
             "/api/notes/export": {
                 "post": {
                     "summary": "An archive of your notes: built now (jobs off) or queued (on)",
                     "tags": tag,
                     "security": SECURITY,
-                    "requestBody": {"required": False, **content(EXPORT_OPTIONS)},
+                    "requestBody": {"required": False, **content(ref("ExportOptions"))},
                     "responses": {
                         "200": ok("Jobs off: built inside the request", IN_THE_REQUEST),
                         "202": ok("Jobs on: queued; poll Location", ref("Job"), headers=LOCATION),

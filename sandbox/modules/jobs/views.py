@@ -10,14 +10,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, url_for
+from pydantic import Field
 
 from sandbox import db
-from sandbox.errors import NotFound, SandboxError, ValidationFailed
+from sandbox.errors import NotFound, SandboxError
 from sandbox.identity import owner_filter, require_identity
 from sandbox.record import current_record, event
 from sandbox.registry import registry
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, Whole, read_optional
 
 from . import export, store
 from .runner import job_queue
@@ -38,18 +39,24 @@ class NoQueue(SandboxError):
     title = "No queue to retry"
 
 
+class ExportOptions(Body):
+    """Options of an export: all optional."""
+
+    fail_times: Whole = Field(
+        0,
+        ge=0,
+        le=FAIL_TIMES_MAX,
+        description=f"a whole number from 0 to {FAIL_TIMES_MAX}: make the first tries fail on "
+        "purpose (jobs on only), to watch the queue retry them",
+    )
+
+
 @export_bp.post("/notes/export")
 def export_notes() -> Any:
     """Make an archive of your notes: in this request (module off) or as a job (on)."""
     # A body is optional: none at all means no options. One that is there must be JSON
-    # (a body of blanks is not: json_body() says so), whatever its Content-Type claims.
-    data = json_body() if request.get_data(cache=True) else {}
-    check(data, [Field("fail_times", float, required=False)])
-    fail_times = data.get("fail_times", 0)
-    if not (0 <= fail_times <= FAIL_TIMES_MAX and float(fail_times).is_integer()):
-        raise ValidationFailed(
-            [{"field": "fail_times", "message": f"A whole number from 0 to {FAIL_TIMES_MAX}."}]
-        )
+    # (a body of blanks is not), whatever its Content-Type claims.
+    fail_times = read_optional(ExportOptions).fail_times
     # Making an archive changes something (a file, a job): a read-only token may not.
     identity = require_identity(write=True)
     if not registry().is_enabled("jobs"):

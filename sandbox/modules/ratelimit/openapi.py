@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.openapi import content, ok, problems
+from sandbox.openapi import body, ok, problems
+from sandbox.validation import components
 
 from .limiter import STRATEGIES
+from .views import RatelimitSettings
 
-RATE = {
-    "type": "string",
-    "maxLength": 40,
-    "pattern": r"^\s*\d{1,6}\s*(/|per)\s*\d{0,5}\s*(second|minute|hour|day)s?\s*$",
-    "description": 'Requests per window, from 1 to 10,000 in 1 s to 1 day: "5/minute", '
-    '"3/2second", "100 per hour"',
-    "examples": ["5/minute", "3/2second"],
-}
 STRATEGY = {"type": "string", "enum": list(STRATEGIES)}
-SETTINGS = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"limit": RATE, "strategy": STRATEGY},
-}
 SHOWN = {
     "type": "object",
     "required": ["limit", "strategy", "default", "storage"],
@@ -42,6 +31,7 @@ def openapi() -> dict[str, Any]:
     """Describe the ratelimit module's routes."""
     tag = ["ratelimit"]
     return {
+        "schemas": components(RatelimitSettings),
         "tags": [
             {
                 "name": "ratelimit",
@@ -60,7 +50,7 @@ def openapi() -> dict[str, Any]:
                 "patch": {
                     "summary": "Change the limit or the strategy (new counts start at once)",
                     "tags": tag,
-                    "requestBody": {"required": True, **content(SETTINGS)},
+                    "requestBody": body("RatelimitSettings"),
                     "responses": {
                         "200": ok("The settings", SHOWN),
                         **problems(400, 404, 413, 415, 422),

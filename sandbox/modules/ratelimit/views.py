@@ -7,18 +7,45 @@ a learner out of changing it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint
+from pydantic import AfterValidator, Field
 
-from sandbox.errors import ValidationFailed
 from sandbox.record import event
-from sandbox.validation import Field, check, json_body
+from sandbox.validation import Body, read
 
 from . import limiter
 from .limiter import LIMITED, STRATEGIES, Options, describe, options, parse_rate, set_options
 
 bp = Blueprint("ratelimit", __name__, url_prefix="/ratelimit")
+
+
+def _standard_rate(text: str) -> str:
+    return parse_rate(text)[0]  # a ValueError says what is wrong, as the field's message
+
+
+# The shape of a rate, for the document (the library's own parser decides in the end).
+RATE_PATTERN = r"^\s*\d{1,6}\s*(/|per)\s*\d{0,5}\s*(second|minute|hour|day)s?\s*$"
+Rate = Annotated[
+    str,
+    Field(max_length=40, json_schema_extra={"pattern": RATE_PATTERN}),
+    AfterValidator(_standard_rate),
+]
+
+
+class RatelimitSettings(Body):
+    """This workspace's limit and strategy: any of them."""
+
+    limit: Rate = Field(
+        None,
+        description='requests per window, from 1 to 10,000 in 1 s to 1 day: "5/minute", '
+        '"3/2second", "100 per hour"',
+        examples=["5/minute", "3/2second"],
+    )
+    strategy: Literal[tuple(STRATEGIES)] = Field(  # type: ignore[valid-type]
+        None, description="how the window moves: " + ", ".join(STRATEGIES)
+    )
 
 
 def shown(found: Options) -> dict[str, Any]:
@@ -44,23 +71,7 @@ def get_settings() -> dict[str, Any]:
 @bp.patch("/settings")
 def change_settings() -> dict[str, Any]:
     """Change the limit ("5/minute", "3/2second") or the strategy; new counts start at once."""
-    data = check(
-        json_body(),
-        [
-            Field("limit", str, required=False, max_length=40),
-            Field("strategy", str, required=False),
-        ],
-    )
-    errors: list[dict[str, str]] = []
-    if "limit" in data:
-        try:
-            data["limit"], _ = parse_rate(data["limit"])
-        except ValueError as error:
-            errors.append({"field": "limit", "message": str(error)})
-    if "strategy" in data and data["strategy"] not in STRATEGIES:
-        errors.append({"field": "strategy", "message": f"One of {', '.join(STRATEGIES)}."})
-    if errors:
-        raise ValidationFailed(errors)
+    data = read(RatelimitSettings).model_dump(exclude_unset=True)
     found = set_options(data)
     event(
         "ratelimit",
