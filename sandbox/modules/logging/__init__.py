@@ -1,0 +1,1 @@
+"""Logging: structured logs, a log viewer and planted bugs to find"""
