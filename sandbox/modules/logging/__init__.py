@@ -6,6 +6,7 @@ the detective work, a bug planted at random that the learner finds from the logs
 records and their SQL. Off: plain print-style lines, and no bug.
 """
 
+import logging
 from typing import Any
 
 from flask import Flask, got_request_exception
@@ -31,10 +32,13 @@ def init_app(app: Flask) -> None:
     def each_record(record: Record, _buffer: Any) -> None:
         # Every record, a request's or a job's, becomes log lines: structured while the
         # module is on, one print-style line while it is off.
-        if _on(app):
-            logs.structured(record)
-        else:
-            logs.plain(app, workspaces.current(), record)
+        try:
+            if _on(app):
+                logs.structured(record)
+            else:
+                logs.plain(app, workspaces.current(), record)
+        except Exception:  # a log line must never break the request it is about
+            logging.getLogger(__name__).exception("a record could not be logged")
 
     def unhandled(sender: Flask, exception: BaseException, **_: Any) -> None:
         if sender is app and _on(app):

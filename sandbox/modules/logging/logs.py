@@ -173,7 +173,10 @@ class Handler(logging.Handler):
             record = getattr(log, "record", None) or current_record()
             line = to_line(log, module, record.id if record else None, workspace)
             keep(app, workspace, line)
-            if record is not None and getattr(log, "attach", True):
+            attach = getattr(log, "attach", True)
+            if isinstance(attach, dict):  # the line of a record's event: the event names it
+                attach["log_seq"] = line["seq"]
+            elif record is not None and attach:
                 # The record lists its log lines: each is an event of the logging module.
                 record.event("logging", line["message"], level=line["level"], log_seq=line["seq"])
         except Exception:  # a log line must never break the request that writes it
@@ -182,6 +185,7 @@ class Handler(logging.Handler):
 
 # Attributes every LogRecord has: what is not among them came in ``extra=``.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "record", "attach"}
+_STANDARD |= {"fields"}
 
 
 def to_line(
@@ -201,6 +205,7 @@ def to_line(
         "workspace": workspace,
     }
     extra = {k: v for k, v in vars(log).items() if k not in _STANDARD}
+    extra.update(getattr(log, "fields", None) or {})
     if extra:
         line["data"] = redact.fields(json.loads(json.dumps(extra, default=str)))
     if log.exc_info and log.exc_info[1] is not None:
@@ -232,25 +237,27 @@ def structured(record: Record) -> None:
         if e.get("module") == "logging":
             continue  # already a log line (a line the record lists)
         data = {k: v for k, v in e.items() if k not in ("module", "message")}
+        # In one "fields" attribute: an event's data may use a name a LogRecord has already
+        # (thread, name, args...), and logging refuses to overwrite those.
         logger(e.get("module") or "sandbox").info(
-            e["message"], extra={**data, "record": record, "attach": False}
+            e["message"], extra={"fields": data, "record": record, "attach": e}
         )
     what = f"{record.method} {record.path} -> {record.status}"
-    extra = {
+    fields = {
         "method": record.method,
         "path": record.path,
         "status": record.status,
         "duration_ms": round((time.perf_counter() - record.started) * 1000, 3),
         "sql_count": len(record.sql) + record.sql_dropped,
-        "record": record,
     }
     if record.parent:
-        extra["parent"] = record.parent
+        fields["parent"] = record.parent
     if record.exception is not None:
         tracked = next((e for e in record.events if e.get("tracked")), None)
-        extra["error"] = record.exception["type"] + ": " + record.exception["message"]
+        fields["error"] = record.exception["type"] + ": " + record.exception["message"]
         if tracked is None:  # no frames kept (a job's error): the text of the traceback
-            extra["traceback"] = record.exception["traceback"]
+            fields["traceback"] = record.exception["traceback"]
+    extra = {"fields": fields, "record": record}
     logger(record.module or "sandbox").log(_level_of(record), what, extra=extra)
 
 
