@@ -9,6 +9,7 @@ planted bug says; the rest of the sandbox is untouched. The learner names the bu
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 import threading
@@ -21,9 +22,16 @@ from flask import current_app, g, has_request_context, request
 
 from sandbox import db
 
-from .logs import logger
+from .logs import logger, wants
 
 log = logger("notes")
+
+
+def debug(message: str, **data: Any) -> None:
+    """Log a DEBUG line of the notes, if this workspace keeps them (most of the time, not)."""
+    if wants("notes", logging.DEBUG):
+        log.debug(message, extra={"fields": data})
+
 
 # Each bug: what it is, the symptom a learner may notice first, and where the proof is.
 BUGS: dict[str, dict[str, str]] = {
@@ -166,9 +174,11 @@ class BuggyStorage:
 
     def list(self, workspace: str, query: Any) -> tuple[list[dict[str, Any]], int]:
         bug = current(workspace)
-        log.debug(
+        debug(
             f"list notes: {query.limit} from offset {query.offset}",
-            extra={"offset": query.offset, "limit": query.limit, "sort": query.sort},
+            offset=query.offset,
+            limit=query.limit,
+            sort=query.sort,
         )
         if bug == "off-by-one" and query.offset:
             # BUG: "start after the last note of the previous page" counted it twice.
@@ -190,9 +200,10 @@ class BuggyStorage:
             # BUG: the note is read at the start of an update and written back whole at the
             # end; a slow step in between leaves time for another update to be overwritten.
             g.logging_read = {**getattr(g, "logging_read", {}), note_id: dict(note)}
-            log.debug(
+            debug(
                 f"note {note_id} read for an update",
-                extra={"note_id": note_id, "read_version": note["updated_at"]},
+                note_id=note_id,
+                read_version=note["updated_at"],
             )
             time.sleep(float(current_app.config["SANDBOX_LOG_RACE_WINDOW"]))
         return note
@@ -203,7 +214,7 @@ class BuggyStorage:
 
     def insert(self, workspace: str, note: dict[str, Any]) -> dict[str, Any]:
         stored = self.inner.insert(workspace, note)
-        log.debug(f"note {stored['id']} stored", extra={"note_id": stored["id"]})
+        debug(f"note {stored['id']} stored", note_id=stored["id"])
         return stored
 
     def update(
@@ -218,19 +229,18 @@ class BuggyStorage:
             # another request changed in between is written over.
             whole = {k: read[k] for k in ("title", "body", "tags")}
             fields = {**whole, **fields}
-            log.debug(
-                f"note {note_id} written back whole",
-                extra={"note_id": note_id, "read_version": read["updated_at"]},
-            )
+            read_version = read["updated_at"]
+            debug(f"note {note_id} written back whole", note_id=note_id, read_version=read_version)
         note = self.inner.update(workspace, note_id, fields, owner)
         if note is not None:
-            log.debug(
+            debug(
                 f"note {note_id} updated at {note['updated_at']}",
-                extra={"note_id": note_id, "updated_at": note["updated_at"]},
+                note_id=note_id,
+                updated_at=note["updated_at"],
             )
         return note
 
     def delete(self, workspace: str, note_id: int, owner: str | None) -> bool:
         deleted = self.inner.delete(workspace, note_id, owner)
-        log.debug(f"note {note_id} deleted: {deleted}", extra={"note_id": note_id})
+        debug(f"note {note_id} deleted: {deleted}", note_id=note_id)
         return deleted

@@ -200,17 +200,30 @@ def to_line(
         ),
         "level": log.levelname,
         "module": module,
-        "message": redact.body(message.encode(), "text/plain", redact.KEPT) or message,
+        "message": _redacted(message),
         "record_id": record_id,
         "workspace": workspace,
     }
     extra = {k: v for k, v in vars(log).items() if k not in _STANDARD}
     extra.update(getattr(log, "fields", None) or {})
     if extra:
-        line["data"] = redact.fields(json.loads(json.dumps(extra, default=str)))
+        line["data"] = redact.fields(extra)
     if log.exc_info and log.exc_info[1] is not None:
         line["exception"] = exception_info(log.exc_info[1])
     return line
+
+
+def _redacted(message: str) -> str:
+    # The records' rules for free text, run only on a message that names a secret at all:
+    # most lines do not, and a log line is written for every event.
+    if not redact.SECRET_NAME.search(message):
+        return message
+    return redact.body(message.encode(), "text/plain", redact.KEPT) or message
+
+
+def wants(module: str, level: int) -> bool:
+    """Return whether this workspace keeps a module's lines at ``level`` (skip the work if not)."""
+    return level >= levels().level(workspaces.current(), module)
 
 
 def keep(app: Flask, workspace: str, line: dict[str, Any]) -> None:
@@ -218,7 +231,7 @@ def keep(app: Flask, workspace: str, line: dict[str, Any]) -> None:
     buffer(app, workspace).add(line)
     file = app.extensions.get("sandbox.log_file")
     if file is not None:
-        text = line["plain"] if "plain" in line else json.dumps(line, ensure_ascii=False)
+        text = line.get("plain") or json.dumps(line, ensure_ascii=False, default=str)
         file.emit(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
 
 
