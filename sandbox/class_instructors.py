@@ -21,9 +21,7 @@ import hmac
 import re
 import secrets
 import sqlite3
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -305,22 +303,29 @@ def _refuse(student: bool) -> NoReturn:
 
 
 class Throttle:
-    """Wrong passwords per address in a sliding window, in memory."""
+    """Wrong passwords per address in a sliding window, kept in class.db.
 
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    In the database, not in memory: with several worker processes (--workers) a guesser's
+    tries land on all of them, and each must count them all.
+    """
+
+    def __init__(self, app: Flask):
+        self.app = app
 
     def check(self, address: str) -> None:
         """Refuse with a 429 when this address failed too often lately."""
-        with self._lock:
-            times = self._failures.get(address)
-            now = time.monotonic()
-            while times and now - times[0] > FAILURE_WINDOW:
-                times.popleft()
-            if times is None or len(times) < FAILURES_ALLOWED:
-                return
-            wait = int(FAILURE_WINDOW - (now - times[0])) + 1
+        now = time.time()
+        conn = connect(self.app)
+        try:
+            count, oldest = conn.execute(
+                "select count(*), min(at) from class_login_failures where address = ? and at > ?",
+                (address, now - FAILURE_WINDOW),
+            ).fetchone()
+        finally:
+            conn.close()
+        if count < FAILURES_ALLOWED:
+            return
+        wait = int(FAILURE_WINDOW - (now - oldest)) + 1
         raise TooManyAttempts(
             f"{FAILURES_ALLOWED} wrong passwords from this address in {FAILURE_WINDOW // 60} "
             f"minutes. Try again in {wait} seconds.",
@@ -328,6 +333,16 @@ class Throttle:
         )
 
     def failed(self, address: str) -> None:
-        """Count one wrong password."""
-        with self._lock:
-            self._failures.setdefault(address, deque()).append(time.monotonic())
+        """Count one wrong password (and forget those older than the window)."""
+        now = time.time()
+        conn = connect(self.app)
+        try:
+            with conn:
+                conn.execute(
+                    "delete from class_login_failures where at <= ?", (now - FAILURE_WINDOW,)
+                )
+                conn.execute(
+                    "insert into class_login_failures (address, at) values (?, ?)", (address, now)
+                )
+        finally:
+            conn.close()

@@ -36,3 +36,12 @@ CREATE TABLE IF NOT EXISTS class_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- Wrong instructor passwords, by address, for the login throttle: in the file every worker
+-- process reads (python app.py --workers), so each counts them all. Rows older than the
+-- window are deleted as new ones come.
+CREATE TABLE IF NOT EXISTS class_login_failures (
+    address TEXT NOT NULL,
+    at      REAL NOT NULL              -- seconds since the epoch
+);
+CREATE INDEX IF NOT EXISTS class_login_failures_by_address ON class_login_failures (address, at);

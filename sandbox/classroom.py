@@ -326,5 +326,5 @@ def init_app(app: Flask) -> None:
     class_room.apply_preset(app)
     class_room.code_state(app)  # the join code, made once
     app.extensions["sandbox.class_first_password"] = class_instructors.make_first(app)
-    app.extensions["sandbox.class_throttle"] = class_instructors.Throttle()
+    app.extensions["sandbox.class_throttle"] = class_instructors.Throttle(app)
     app.after_request(after_own_reset)

@@ -102,6 +102,11 @@ def _disable(name: str) -> None:
     help="Requests served at once (default 64: slow answers and live feeds hold a thread each).",
 )
 @click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the logging module's JSON log lines to this file (rotated by size).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     help="Processes serving requests, to use every core (default: 1 for one learner; in "
@@ -136,6 +141,7 @@ def main(
     reset: bool,
     https: bool,
     threads: int | None,
+    log_file: Path | None,
     workers: int | None,
     connection_limit: int | None,
     class_mode: bool,
@@ -150,6 +156,8 @@ def main(
         config["SANDBOX_THREADS"] = threads
     if connection_limit is not None:
         config["SANDBOX_CONNECTION_LIMIT"] = connection_limit
+    if log_file is not None:
+        config["SANDBOX_LOG_FILE"] = str(log_file.resolve())
     if class_config is not None:
         config["SANDBOX_CLASS_CONFIG"] = str(class_config)
     if class_mode or class_config is not None or ctx.invoked_subcommand == "class":

@@ -13,6 +13,8 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -22,7 +24,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import create_app, display
 from .db import DATABASE_FILE
-from .registry import shutdown
+from .registry import load_modules, shutdown
 
 
 class SandboxProblem(Exception):
@@ -195,6 +197,29 @@ class Sandbox:
     def __repr__(self) -> str:
         where = f", data in {self._data_dir}" if self._data_dir else ""
         return f"<Sandbox {self.url}{where}>"
+
+    # --- calls the modules add (Module(handle={"logs": fn}) makes sb.logs(...)) ---
+
+    def _module_calls(self) -> dict[str, Callable[..., Any]]:
+        """Return the calls the sandbox's modules add to the handle, by name."""
+        modules = load_modules(self._settings.get("SANDBOX_MODULES"))
+        return {name: fn for m in modules for name, fn in m.handle.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a name the handle itself does not have: a module's call, or a typo.
+        if name.startswith("_"):
+            raise AttributeError(name)  # copy, pickle and friends probe for dunder names
+        calls = self._module_calls()
+        if name in calls:
+            return types.MethodType(calls[name], self)  # help(sb.logs) shows the module's doc
+        raise AttributeError(
+            f"'Sandbox' object has no attribute {name!r}. A module may add calls to the "
+            f"handle; these are there: {', '.join(sorted(calls)) or 'none'}. "
+            "dir(sb) lists every call."
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self._module_calls()})
 
     # --- requests, as the requests library makes them ---
 

@@ -42,6 +42,7 @@ def problems(*statuses: int) -> dict[str, Any]:
         403: "With auth on: a read-only token tried to change something",
         404: "Not found, or its module is switched off",
         405: "Method not allowed",
+        409: "The request conflicts with the current state (the detail says which)",
         412: "If-Match does not match the current version",
         413: "The body is over 1 MB",
         415: "The body is not JSON",

@@ -26,6 +26,7 @@ from pygments.lexers import PythonLexer
 from .classroom import is_class_mode, sent_token
 from .errors import NotFound
 from .guard import operator_ok
+from .record import records
 from .registry import registry
 from .workspaces import ENVIRON_KEY, for_this_server
 
@@ -48,6 +49,8 @@ def index() -> str | Response:
         lessons=lesson_names(),
         locked=not operator_ok(),  # beyond loopback, without the operator token
         workspace=access,
+        # Error tracking: the server errors (5xx) among the kept records, counted live after.
+        errors=sum(1 for r in records().recent() if (r.status or 0) >= 500),
     )
     if access is None:
         return page
@@ -58,15 +61,19 @@ def index() -> str | Response:
 
 
 def first_routes() -> dict[str, str]:
-    """Return each module's first GET route that takes no arguments: a safe first request.
+    """Return each module's page to start from: its first navigation link, else its first
+    GET route that takes no arguments (a safe first request).
 
-    Read from the URL map, so a new module gets its link with no edit here; once per app
-    (the routes do not change while it runs): walking every rule for every module on
-    every visit was most of the page's time.
+    Read from the modules and the URL map, so a new module gets its link with no edit here;
+    once per app (the routes do not change while it runs): walking every rule for every
+    module on every visit was most of the page's time.
     """
     found = current_app.extensions.get("sandbox.first_routes")
     if found is None:
         found = {}
+        for module in registry().modules.values():
+            if module.nav_links:  # the page the module itself points a learner to
+                found[module.name] = module.nav_links[0][1]
         for rule in current_app.url_map.iter_rules():
             module = rule.endpoint.partition(".")[0]
             if module in registry().modules and "GET" in rule.methods and not rule.arguments:

@@ -37,6 +37,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.jobs",
     "sandbox.modules.ratelimit",
     "sandbox.modules.validation",
+    "sandbox.modules.logging",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle
@@ -90,6 +91,9 @@ class Module:
     (encryption encrypts every note): it runs inside the same transaction as the switch
     itself, so a crash leaves both as they were. ``after_toggle(database_path, enabled)``
     runs once that transaction is committed (to tidy up what a transaction cannot).
+
+    ``handle`` adds calls to the notebook handle: ``{"logs": fn}`` makes ``sb.logs(...)``
+    call ``fn(sb, ...)`` (sandbox/handle.py), so a module brings its own notebook helpers.
     """
 
     package: str
@@ -119,6 +123,7 @@ class Module:
     reset: Callable[[Any, str], None] | None = None
     commands: tuple[click.Command, ...] = ()
     nav_links: tuple[tuple[str, str], ...] = ()
+    handle: dict[str, Callable[..., Any]] = field(default_factory=dict)
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -129,6 +134,12 @@ class Module:
         if self.blueprint.name != self.name:
             raise ValueError(f"blueprint of module {self.name!r} must be named {self.name!r}")
         services.check(self.name, self.provides, self.wraps, self.listens)
+        for call, fn in self.handle.items():
+            if not call.isidentifier() or call.startswith("_") or not callable(fn):
+                raise ValueError(
+                    f"Module {self.name!r}: handle={{{call!r}: ...}} must map a public name "
+                    "(letters, digits, _) to a function fn(sb, ...) that becomes sb.<name>(...)."
+                )
         first, _, rest = self.doc.strip().partition("\n")
         self.title = first.strip().rstrip(".")
         self.summary = " ".join(rest.split("\n\n")[0].split()) if rest.strip() else ""

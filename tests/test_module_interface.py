@@ -152,6 +152,18 @@ def test_a_notebooks_sandbox_leaves_no_thread_behind(plug, tmp_path):
     assert plug_threads() == []
 
 
+def test_a_module_adds_a_call_to_the_notebook_handle(plug, tmp_path):
+    with Sandbox.start(tmp_path / "data", SANDBOX_MODULES=PLUG) as sb:
+        sb.enable("plug")
+        answers = sb.plugged(times=2)  # Module(handle={"plugged": fn}): fn(sb, times=2)
+        assert [a["count"] for a in answers] == [3, 3]  # the three seed notes, counted twice
+        assert "plugged" in dir(sb) and "Do the work" in sb.plugged.__doc__
+        with pytest.raises(AttributeError, match="these are there: plugged"):
+            sb.pluged()  # a typo names the calls that exist
+    with pytest.raises(ValueError, match="handle"):
+        module_with(handle={"_hidden": lambda sb: None})
+
+
 def test_work_outside_a_request_has_its_own_record_linked_to_its_cause(plug_app):
     client = plug_app.test_client()
     answer = client.post("/plug/work")

@@ -223,3 +223,25 @@ def test_the_api_urls_the_page_uses_answer(client):
         ).json["enabled"]
         is True
     )
+
+
+def test_the_landing_page_counts_server_errors_and_keeps_counting_live(app, client):
+    from flask import Blueprint
+
+    boom = Blueprint("boom", __name__)
+
+    @boom.get("/boom")
+    def explode():
+        raise RuntimeError("a bug for the error count")
+
+    app.register_blueprint(boom)
+    assert 'data-error-count="0"' in client.get("/").get_data(as_text=True)
+    assert client.get("/boom").status_code == 500
+    assert client.get("/boom").status_code == 500
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-error-count="2"' in page
+    assert "server errors: <b>2</b>" in page
+    # The page's script adds each new 5xx that arrives on the live feed.
+    script = client.get("/static/sandbox.js")
+    assert "trace.status >= 500" in script.get_data(as_text=True)
+    script.close()

@@ -237,3 +237,21 @@ def test_a_note_changed_through_one_worker_is_never_served_stale_from_the_others
     assert changed.status_code == 200
     again = reader.get("/api/notes/1")
     assert again.json["title"] == "Changed through the other worker"
+
+
+def test_guessing_an_instructors_password_is_throttled_across_workers(tmp_path):
+    from helpers import class_app
+
+    from sandbox.class_instructors import FAILURES_ALLOWED, TooManyAttempts
+
+    first, second = class_app(tmp_path / "data"), class_app(tmp_path / "data")
+    throttles = [app.extensions["sandbox.class_throttle"] for app in (first, second)]
+    for n in range(FAILURES_ALLOWED):  # the guesses land on both workers in turn
+        throttles[n % 2].check("10.0.0.9")
+        throttles[n % 2].failed("10.0.0.9")
+    for throttle in throttles:
+        with pytest.raises(TooManyAttempts):
+            throttle.check("10.0.0.9")
+        throttle.check("10.0.0.10")  # another address is not held back
+    for app in (first, second):
+        shutdown(app)

@@ -528,8 +528,19 @@
   const modulesPath = appPath(urls.modulesUrl);
   const resetPath = appPath(urls.resetUrl);
   let refresh = null;
+  // Error tracking: the count of server errors (5xx) goes up as they happen.
+  const errorCount = document.querySelector("[data-error-count]");
+  function countError(trace) {
+    if (!errorCount || !(trace.status >= 500)) return;
+    const count = Number(errorCount.dataset.errorCount) + 1;
+    errorCount.dataset.errorCount = count;
+    errorCount.querySelector("b").textContent = count;
+    errorCount.classList.remove("none");
+  }
+
   function onTrace(trace) {
     addTrace(trace);
+    countError(trace);
     const changesState =
       (trace.method === "PATCH" && trace.path.startsWith(`${modulesPath}/`)) ||
       (trace.method === "POST" && trace.path === resetPath);
