@@ -36,6 +36,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.indexing",
     "sandbox.modules.jobs",
     "sandbox.modules.ratelimit",
+    "sandbox.modules.testing",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle
