@@ -101,15 +101,15 @@ def result(item: pytest.Item) -> dict[str, Any]:
 
 
 class Tracker:
-    """One pytest session: its id, the tests that used a running sandbox, what was reported."""
+    """One pytest session: its id, and what it reported to which sandbox."""
 
     def __init__(self, config: pytest.Config):
         self.config = config
         self.session = secrets.token_hex(8)  # tells this session's requests from any other's
-        self.by_url: dict[tuple[str, str | None], list[pytest.Item]] = {}
         self.lines: list[str] = []  # for the terminal summary
+        self.fresh = 0  # fresh sandboxes that heard of their test
 
-    def report(self, sandbox: Sandbox, tests: list[dict[str, Any]]) -> None:
+    def report(self, sandbox: Sandbox, tests: list[dict[str, Any]], *, fresh: bool = False) -> None:
         """Post the outcomes to the sandbox; note what it answered (never fail the session)."""
         source = f"pytest {pytest.__version__} (sandbox.testing)"
         body = {"tests": tests, "session": self.session, "source": source}
@@ -128,6 +128,9 @@ class Tracker:
             self.lines.append(f"could not report {len(tests)} tests to {sandbox.url}: {error}")
             return
         run = response.json()
+        if fresh:  # its address is gone with it: a count says enough
+            self.fresh += 1
+            return
         self.lines.append(
             f"run {run['number']} reported to {sandbox.url}: {run['tests']} tests, "
             f"{run['sent_requests']} of them sent requests; see {sandbox.url_for('/testing/')}"
@@ -179,9 +182,6 @@ def sandbox(
         token = request.config.getoption("sandbox_token")
         handle = MarkedSandbox.connect(url, token=token)
         handle.mark(request.node.nodeid, tracker.session)
-        # Reported at the end of the session, with every other test that used it.
-        where = (handle.url, handle.session.headers.get(TOKEN_HEADER))
-        tracker.by_url.setdefault(where, []).append(request.node)
         try:
             yield handle
         finally:
@@ -192,7 +192,7 @@ def sandbox(
     try:
         yield handle
         # The sandbox goes away with the test: it hears of its one test now.
-        tracker.report(handle, [result(request.node)])
+        tracker.report(handle, [result(request.node)], fresh=True)
     finally:
         handle.stop()
 
@@ -202,18 +202,31 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     tracker = session.config.stash.get(_TRACKER, None)
     if tracker is None:
         return
-    for (url, token), items in tracker.by_url.items():
-        handle = Sandbox(url)
-        if token:
-            handle.session.headers[TOKEN_HEADER] = token
-        tracker.report(handle, [result(item) for item in items])
-        handle.session.close()
+    url = session.config.getoption("sandbox_url")
+    # Every test that ran, the fixture's or not: the session tested this sandbox, and a
+    # test that sent it nothing (a unit test) shows as one.
+    ran = [item for item in session.items if _REPORTS in item.stash]
+    if not url or not ran:
+        return
+    try:
+        handle = Sandbox.connect(url, token=session.config.getoption("sandbox_token"))
+    except ConnectionError as error:
+        tracker.lines.append(f"could not report {len(ran)} tests: {error}")
+        return
+    tracker.report(handle, [result(item) for item in ran])
+    handle.session.close()
 
 
 @pytest.hookimpl
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     tracker = terminalreporter.config.stash.get(_TRACKER, None)
-    if tracker is not None and tracker.lines:
-        terminalreporter.section("sandbox")
-        for line in tracker.lines:
-            terminalreporter.write_line(line)
+    if tracker is None or not (tracker.lines or tracker.fresh):
+        return
+    terminalreporter.section("sandbox")
+    if tracker.fresh:
+        terminalreporter.write_line(
+            f"{tracker.fresh} tests each ran on a fresh sandbox, which heard of its test "
+            "before it stopped (--sandbox-url tests yours instead)"
+        )
+    for line in tracker.lines:
+        terminalreporter.write_line(line)

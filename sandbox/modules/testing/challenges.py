@@ -41,9 +41,10 @@ CHALLENGES = (
     Challenge(
         id="testing.caught_bug",
         title="Write a test that catches a planted bug",
-        hint="Switch the logging module on and plant a bug (POST /logging/bugs). Write a test "
-        "that fails because of it and run it against your sandbox: red. Switch the bug off "
-        "(DELETE /logging/bugs) and run the same test again: green.",
+        hint="Switch the logging module on and plant a bug you know: POST /logging/bugs "
+        '{"planted": true, "bug": "off-by-one"}. Write a test that fails because of it and run '
+        'it against your sandbox: red. Remove the bug (POST /logging/bugs {"planted": false}) '
+        "and run the same test again: green.",
         check=caught_a_bug,
     ),
 )
