@@ -36,6 +36,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.indexing",
     "sandbox.modules.jobs",
     "sandbox.modules.ratelimit",
+    "sandbox.modules.logging",
     "sandbox.modules.testing",
 )
 

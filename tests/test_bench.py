@@ -52,6 +52,11 @@ def test_the_caching_benchmark_runs():
     assert re.search(r"one note \(GET /api/notes/5\): on \d+ req/s", out), out
 
 
+def test_the_logging_benchmark_runs():
+    out = run_bench("tests/bench/bench_logging.py", "0.3", "1")
+    assert re.search(r"ratio on/off: throughput \d+\.\d\d, CPU per request \d+\.\d\d", out), out
+
+
 def test_the_jobs_benchmark_runs():
     out = run_bench("tests/bench/bench_jobs.py", "0.3", "50")
     assert re.search(r"request time off / on: \d+x", out), out

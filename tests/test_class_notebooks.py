@@ -30,6 +30,7 @@ IN_A_WORKSPACE = {
     "03-api.ipynb": "api",
     "06-caching.ipynb": "caching",
     "07-indexing.ipynb": "indexing",
+    "11-logging.ipynb": "logging",
 }
 # Notebooks that need no local file but still must run on a sandbox of one's own, and why.
 OWN_SANDBOX_ONLY = {

@@ -4,6 +4,7 @@ create table if not exists logging_bugs (
     workspace  text primary key,
     bug        text,                       -- a name of bugs.BUGS; null: no bug planted
     planted_at text not null,
+    secret     integer not null default 1, -- 1: chosen at random, the learner was not told
     guesses    integer not null default 0, -- wrong answers so far
     found_at   text                        -- when the learner named it right
 );
