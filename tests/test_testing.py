@@ -19,7 +19,6 @@ import pytest
 from helpers import ROOT, is_problem
 
 from sandbox import db
-from sandbox.modules.logging import bugs
 from sandbox.modules.testing.challenges import SUITE
 
 LEARNERS_TESTS = """
@@ -51,11 +50,16 @@ def test_that_fails(sandbox):
     assert sandbox.get("/api/notes").status_code == 500
 """
 
-# A learner's test for a planted bug: here the bluntest one, which asks the database over
-# the SQL console whether a bug is on (the logging module's own tests plant real ones).
+# A learner's test for the off-by-one bug the logging module can plant: page through every
+# note two at a time, and compare with the whole list in one page.
 BUG_TEST = """
-def test_no_bug_is_planted(sandbox):
-    assert sandbox.sql("select bug from logging_bugs where bug is not null") == []
+def test_paging_shows_every_note_once(sandbox):
+    everything = [n["id"] for n in sandbox.get("/api/notes?limit=100").json()["items"]]
+    paged, offset = [], 0
+    while page := sandbox.get(f"/api/notes?limit=2&offset={offset}").json()["items"]:
+        paged += [n["id"] for n in page]
+        offset += 2
+    assert paged == everything
 """
 
 
@@ -155,39 +159,29 @@ def test_second(sandbox):
         assert rows == [(f"test_learner.py::{name}", "passed", 1)]
 
 
-def plant(app, bug: str | None) -> None:
-    """Plant a bug in the sandbox's local workspace, or remove it, as POST /logging/bugs does."""
-    conn = db.connect(db.database_path(app), traced=False)
-    sql = (ROOT / "sandbox/modules/logging/schema.sql").read_text(encoding="utf-8")
-    with conn:
-        conn.executescript(sql)  # the logging module's tables, loaded or not
-        conn.execute(
-            "insert into module_state (workspace, name, enabled, updated_at) values "
-            "('local', 'logging', 1, ?) on conflict (workspace, name) do update set enabled = 1",
-            (db.now(),),
-        )
-        if bug is None:
-            bugs.remove(conn, "local")
-        else:
-            bugs.plant(conn, "local", db.now(), bug)
-    conn.close()
+def plant(server, bug: str | None) -> None:
+    """Plant a named bug with the logging module, or remove it, as a learner does."""
+    assert server.request("PATCH", "/sandbox/modules/logging", json={"enabled": True}).ok
+    body = {"planted": True, "bug": bug} if bug else {"planted": False}
+    response = server.post("/logging/bugs", json=body)
+    assert response.status_code == 200, response.text
 
 
 def test_a_test_that_fails_with_a_planted_bug_and_passes_without_solves_the_challenge(
     live, tmp_path
 ):
-    plant(live.app, "off-by-one")
+    plant(live, "off-by-one")
     red = run_pytest(tmp_path, BUG_TEST, "--sandbox-url", live.url)
     assert "1 failed" in red.stdout, red.stdout + red.stderr
     assert "testing.caught_bug" not in solved(live)
     first = live.get("/testing/runs/1").json()
     assert first["results"][0]["bug_on"] is True and first["caught_bugs"] == []
 
-    plant(live.app, None)
+    plant(live, None)
     green = run_pytest(tmp_path, BUG_TEST, "--sandbox-url", live.url)
     assert "1 passed" in green.stdout, green.stdout + green.stderr
     second = live.get("/testing/runs/2").json()
-    assert second["caught_bugs"] == ["test_learner.py::test_no_bug_is_planted"]
+    assert second["caught_bugs"] == ["test_learner.py::test_paging_shows_every_note_once"]
     assert "testing.caught_bug" in solved(live)
 
 
