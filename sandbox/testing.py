@@ -50,6 +50,20 @@ def wire_id(nodeid: str) -> str:
     return nodeid.encode("ascii", "backslashreplace").decode("ascii")[:ID_MAX]
 
 
+def reported_id(item: pytest.Item) -> str:
+    """Return the name a test is marked and reported under: its node id, as a header carries it.
+
+    A notebook's tests are the exception: ipytest runs them from a temporary file with a
+    new random name each time, so they are named ``notebook::<test>`` instead, the same
+    from one run to the next.
+    """
+    nodeid = item.nodeid
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__ == "__main__" and "::" in nodeid:
+        nodeid = "notebook::" + nodeid.split("::", 1)[1]
+    return wire_id(nodeid)
+
+
 class MarkedSandbox(Sandbox):
     """A sandbox handle whose every request says which test sent it."""
 
@@ -69,7 +83,7 @@ class MarkedSandbox(Sandbox):
 
     def mark(self, test: str, session: str) -> None:
         """Send the test's name and the session's id with every request from now on."""
-        self.marks = {TEST_HEADER: wire_id(test), SESSION_HEADER: session}
+        self.marks = {TEST_HEADER: test, SESSION_HEADER: session}
         self.session.headers.update(self.marks)
 
     def client(self) -> requests.Session:
@@ -97,7 +111,7 @@ def result(item: pytest.Item) -> dict[str, Any]:
     """Return a test as the report sends it: its id, outcome and duration."""
     reports = item.stash.get(_REPORTS, {})
     duration = sum(r.duration for r in reports.values()) * 1000
-    return {"id": wire_id(item.nodeid), "outcome": outcome(reports), "duration_ms": duration}
+    return {"id": reported_id(item), "outcome": outcome(reports), "duration_ms": duration}
 
 
 class Tracker:
@@ -181,14 +195,14 @@ def sandbox(
     if url:
         token = request.config.getoption("sandbox_token")
         handle = MarkedSandbox.connect(url, token=token)
-        handle.mark(request.node.nodeid, tracker.session)
+        handle.mark(reported_id(request.node), tracker.session)
         try:
             yield handle
         finally:
             handle.session.close()
         return
     handle = MarkedSandbox.fresh(tmp_path / "sandbox", **sandbox_settings)
-    handle.mark(request.node.nodeid, tracker.session)
+    handle.mark(reported_id(request.node), tracker.session)
     try:
         yield handle
         # The sandbox goes away with the test: it hears of its one test now.
