@@ -28,7 +28,8 @@ NUMBER_MAX = 2**31 - 1  # run numbers in URLs: past it, a 404 (SQLite refuses hu
 
 def _text(value: Any, where: str, limit: int, errors: list[dict[str, str]]) -> str | None:
     if not isinstance(value, str) or is_blank(value) or len(value) > limit:
-        errors.append({"field": where, "message": f"A non-blank string of at most {limit} characters."})
+        message = f"A non-blank string of at most {limit} characters."
+        errors.append({"field": where, "message": message})
         return None
     return value.strip()
 
