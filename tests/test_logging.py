@@ -88,7 +88,7 @@ def test_levels_change_live_per_module_and_per_workspace(on):
     on.put("/logging/levels", json={"module": "notes", "level": "DEBUG"})
     on.get("/api/notes")
     assert any(line["level"] == "DEBUG" for line in lines(on, module="notes"))
-    changed = on.put("/logging/levels", json={"module": "*", "level": "warning"})
+    changed = on.put("/logging/levels", json={"module": "*", "level": "WARNING"})
     assert changed.json["levels"] == {"*": "WARNING", "notes": "DEBUG"}
     on.put("/logging/levels", json={"module": "notes", "level": "ERROR"})
     seen = lines(on)[-1]["seq"]
@@ -103,6 +103,7 @@ def test_levels_change_live_per_module_and_per_workspace(on):
     ("query", "says"),
     [
         ({"level": "LOUD"}, "There is no level 'LOUD'"),
+        ({"level": ""}, "There is no level ''"),
         ({"limit": "0"}, "'limit' must be a whole number from 1 to 1000"),
         ({"after": "-1"}, "'after' must be a whole number"),
         ({"q": "x" * 201}, "at most 200 characters"),

@@ -6,13 +6,20 @@ from typing import Any
 
 from flask import current_app
 
-from sandbox.openapi import OBJECT, content, ok, problems, query
+from sandbox.openapi import OBJECT, content, ok, problems, query, ref
 
 from .bugs import BUGS
 from .logs import EVERY_MODULE, LEVELS
 
 BUG_NAME = {"type": "string", "enum": list(BUGS)}
 RECORD_ID = {"type": "string", "maxLength": 40}
+NO_BUG = {
+    "409": {
+        "description": "No bug is planted to name",
+        **content(ref("Problem"), "application/problem+json"),
+    }
+}
+AFTER = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000}
 
 
@@ -56,7 +63,7 @@ def openapi() -> dict[str, Any]:
                         query("module", {"type": "string", "enum": writers}, "One module's"),
                         query("record", RECORD_ID, "One record's lines"),
                         query("q", {"type": "string", "maxLength": 200}, "Text in the message"),
-                        query("after", {"type": "integer", "minimum": 0}, "Lines after this seq"),
+                        query("after", AFTER, "Lines after this seq"),
                         query("limit", LIMIT, "At most this many lines"),
                     ],
                     "responses": {"200": ok("The lines", OBJECT), **problems(400)},
@@ -109,7 +116,8 @@ def openapi() -> dict[str, Any]:
                     "requestBody": _body(["bug"], {"bug": BUG_NAME}),
                     "responses": {
                         "200": ok("Found", OBJECT),
-                        **problems(400, 404, 409, 413, 415, 422),
+                        **problems(400, 404, 413, 415, 422),
+                        **NO_BUG,
                     },
                 },
             },

@@ -24,6 +24,7 @@ open_bp = Blueprint("logging_open", __name__, url_prefix="/logging", template_fo
 
 LINES_MAX = 1000
 TEXT_MAX = 200
+RECORD_MAX = 40
 DRILL_JOBS = 12
 
 
@@ -47,7 +48,7 @@ def viewer() -> str:
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise InvalidQuery(f"'{name}' must be a whole number from {low} to {high} ({raw!r} sent).")
@@ -56,7 +57,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def _filters() -> dict[str, Any]:
     """Read and check the viewer's filters; a wrong one is a 400 that says what fits."""
-    level = (request.args.get("level") or "").upper() or None
+    level = request.args.get("level")  # in capitals, as Python's logging names them
     if level is not None and level not in logs.LEVELS:
         raise InvalidQuery(
             f"There is no level {request.args['level']!r}. The levels, lowest first: "
@@ -65,16 +66,19 @@ def _filters() -> dict[str, Any]:
     text = request.args.get("q") or None
     if text is not None and len(text) > TEXT_MAX:
         raise InvalidQuery(f"'q' may have at most {TEXT_MAX} characters ({len(text)} sent).")
-    module = request.args.get("module") or None
+    module = request.args.get("module")
     known = {*registry().modules, "sandbox", "notes"}
     if module is not None and module not in known:
         raise InvalidQuery(
             f"There is no module {module!r} writing logs. Try one of: {', '.join(sorted(known))}."
         )
+    record = request.args.get("record") or None
+    if record is not None and len(record) > RECORD_MAX:
+        raise InvalidQuery(f"'record' is a record id: at most {RECORD_MAX} characters.")
     return {
         "level": logging_number(level) if level else None,
         "module": module,
-        "record": request.args.get("record") or None,
+        "record": record,
         "q": text.lower() if text else None,
     }
 
@@ -131,7 +135,7 @@ def set_level() -> dict[str, Any]:
         errors.append(
             {"field": "module", "message": f"One of: {', '.join(sorted(known))}."},
         )
-    level = data["level"].upper()
+    level = data["level"]
     if level not in logs.LEVELS:
         errors.append({"field": "level", "message": f"One of: {', '.join(logs.LEVELS)}."})
     if errors:
