@@ -23,7 +23,7 @@ SOURCE_MAX = 100
 DURATION_MAX = 86_400_000  # a day, in milliseconds
 TEST_FIELDS = {"id", "outcome", "duration_ms"}
 RUNS_KEPT = 100  # per workspace: older runs (and the requests they claimed) are dropped
-NUMBER_MAX = 2**31 - 1  # run numbers in URLs: past it, a 404 (SQLite refuses huge integers)
+NUMBER_MAX = 2**31 - 1  # run numbers past it are a 404 (and SQLite refuses past 2**63)
 
 
 def _text(value: Any, where: str, limit: int, errors: list[dict[str, str]]) -> str | None:

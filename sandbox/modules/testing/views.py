@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, render_template, url_for
 
 from sandbox import db
+from sandbox.errors import NotFound
 from sandbox.record import event
 from sandbox.validation import json_body
 
@@ -47,9 +48,11 @@ def list_runs() -> dict[str, Any]:
     return {"runs": runs.listing(db.get_db().conn, db.workspace())}
 
 
-@bp.get(f"/runs/<int(min=1, max={runs.NUMBER_MAX}):number>")
+@bp.get("/runs/<int:number>")
 def get_run(number: int) -> dict[str, Any]:
     """One run: each test's outcome and the requests the server saw it send."""
+    if number > runs.NUMBER_MAX:  # SQLite refuses integers past 2**63: no such run, not a 500
+        raise NotFound(f"There is no run {number}. GET /testing/runs lists the runs reported.")
     return runs.get(db.get_db().conn, db.workspace(), number)
 
 
