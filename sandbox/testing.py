@@ -114,6 +114,11 @@ def result(item: pytest.Item) -> dict[str, Any]:
     return {"id": reported_id(item), "outcome": outcome(reports), "duration_ms": duration}
 
 
+def count_tests(count: int) -> str:
+    """Return "1 test" or "3 tests"."""
+    return f"{count} test" if count == 1 else f"{count} tests"
+
+
 class Tracker:
     """One pytest session: its id, and what it reported to which sandbox."""
 
@@ -146,7 +151,7 @@ class Tracker:
             self.fresh += 1
             return
         self.lines.append(
-            f"run {run['number']} reported to {sandbox.url}: {run['tests']} tests, "
+            f"run {run['number']} reported to {sandbox.url}: {count_tests(run['tests'])}, "
             f"{run['sent_requests']} of them sent requests; see {sandbox.url_for('/testing/')}"
         )
 
@@ -239,7 +244,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("sandbox")
     if tracker.fresh:
         terminalreporter.write_line(
-            f"{tracker.fresh} tests each ran on a fresh sandbox, which heard of its test "
+            f"{count_tests(tracker.fresh)} ran on a fresh sandbox each, which heard of its test "
             "before it stopped (--sandbox-url tests yours instead)"
         )
     for line in tracker.lines:

@@ -148,7 +148,7 @@ def test_second(sandbox):
     base = tmp_path / "base"
     ran = run_pytest(tmp_path, source, "--basetemp", str(base))
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert "2 tests each ran on a fresh sandbox" in ran.stdout
+    assert "2 tests ran on a fresh sandbox each" in ran.stdout
     for name in ("test_first", "test_second"):
         # The sandbox is stopped; its data dir stays in the test's temporary folder.
         found = list(base.glob(f"{name}0/sandbox/sandbox.db"))
