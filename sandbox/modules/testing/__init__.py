@@ -1,11 +1,11 @@
 """Testing: tests you write, run against your own sandbox, and what the server saw of them
 
-A pytest plugin ships with the sandbox (``sandbox/testing.py``): its ``sandbox`` fixture
-starts a fresh sandbox for each test, or reaches yours (``--sandbox-url``), and marks
-every request a test sends with the test's name. At the end of the session it reports
-each test's outcome here; the server sets them beside the marked requests it saw, so a
-run shows which tests really tested the sandbox. Catch a planted bug of the logging
-module with a test that fails, then passes once the bug is off.
+A pytest plugin ships with the sandbox (``sandbox.testing``, its code in pytest_plugin.py here):
+its ``sandbox`` fixture starts a fresh sandbox for each test, or reaches yours
+(``--sandbox-url``), and marks every request a test sends with the test's name. At the end
+of the session it reports each test's outcome here; the server sets them beside the marked
+requests it saw, so a run shows which tests really tested the sandbox. Catch a planted bug
+of the logging module with a test that fails, then passes once the bug is off.
 """
 
 from sandbox.registry import Module

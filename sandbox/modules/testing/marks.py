@@ -1,15 +1,16 @@
 """Marked requests: what the server saw of each test, from the header the test sent.
 
-The pytest plugin (``sandbox/testing.py``) adds two headers to every request a test sends
-through its ``sandbox`` fixture: ``X-Sandbox-Test`` names the test (its pytest node id)
-and ``X-Sandbox-Test-Session`` the pytest session it ran in. A request without them is
-left alone: this module changes nothing for anyone who is not testing.
+The pytest plugin (``sandbox.testing``, its code in pytest_plugin.py here) adds two headers to
+every request a test sends through its ``sandbox`` fixture: ``X-Sandbox-Test`` names the
+test (its pytest node id) and ``X-Sandbox-Test-Session`` the pytest session it ran in. A
+request without them is left alone: this module changes nothing for anyone who is not
+testing.
 
 For a marked request, the module notes in its record which test sent it (an event, so the
-inspector shows it), and keeps a row: the test, the record's id, the status, and whether
-a planted bug of the logging module was on at that moment. When the session reports its
-outcomes (``POST /testing/runs``), those rows are what the server checks them against:
-a test said to have tested the sandbox must have sent it requests.
+inspector shows it), and keeps a row: the test, the record's id, the status, and whether a
+planted bug of the logging module was on at that moment. When the session reports its
+outcomes (``POST /testing/runs``), those rows are what the server checks them against: a
+test said to have tested the sandbox must have sent it requests.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The testing module's routes: receive a pytest session's report, list the runs, a page.
 
-The pytest plugin (``sandbox/testing.py``) posts its report at the end of a session; any
-other test runner may post the same JSON. Reading runs never changes them.
+The pytest plugin (``sandbox.testing``, its code in pytest_plugin.py here) posts its report at
+the end of a session; any other test runner may post the same JSON. Reading runs never changes them.
 """
 
 from __future__ import annotations
