@@ -325,3 +325,11 @@ def test_each_student_has_runs_of_their_own(ada, bob):
     assert adas["number"] == 1 and adas["results"][0]["requests"] == SUITE
     assert [r["number"] for r in bob.get("testing/runs").json()["runs"]] == [1]
     assert bob.get("testing/runs/1").json()["results"][0]["requests"] == 0
+
+
+def test_the_plugin_is_gathered_from_the_module_and_shown_on_its_source_page(client):
+    import sandbox.testing
+
+    assert sandbox.testing.pytest_plugins == ["sandbox.modules.testing.pytest_plugin"]
+    paths = [f["path"] for f in client.get("/sandbox/modules/testing/source").json["files"]]
+    assert "sandbox/modules/testing/pytest_plugin.py" in paths
