@@ -38,6 +38,7 @@ BUILTIN_MODULES = (
     "sandbox.modules.ratelimit",
     "sandbox.modules.validation",
     "sandbox.modules.logging",
+    "sandbox.modules.testing",
 )
 
 # How long a process trusts its cached toggles before reading them again. A toggle

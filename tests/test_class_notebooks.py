@@ -36,6 +36,7 @@ IN_A_WORKSPACE = {
 # Notebooks that need no local file but still must run on a sandbox of one's own, and why.
 OWN_SANDBOX_ONLY = {
     "09-ratelimit.ipynb": "it floods the server on purpose, and a class server is shared",
+    "12-testing.ipynb": "coverage measures the sandbox in the notebook's own process",
 }
 CURL_MISSING = (
     "curl is not on PATH: install it (Debian/Ubuntu: sudo apt-get install -y curl; macOS has "
