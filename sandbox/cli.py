@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Config, Flask
 from flask.cli import AppGroup
 
 from . import class_instructors, class_summary, create_app, db
@@ -163,12 +163,16 @@ def main(
     if class_mode or class_config is not None or ctx.invoked_subcommand == "class":
         config["SANDBOX_CLASS_MODE"] = True
     if ctx.invoked_subcommand is None:  # serving: how many processes
-        if workers is None:
-            workers = default_count(config.get("SANDBOX_CLASS_MODE", False))
-            if https:
-                workers = 1
-        elif workers > 1 and https:
-            raise click.UsageError("--https serves from one process: leave out --workers.")
+        if workers is None:  # the data dir's config.py, else what suits the machine
+            chosen = Config(data_dir)
+            chosen.from_pyfile("config.py", silent=True)
+            workers = chosen.get("SANDBOX_WORKERS") or (
+                1 if https else default_count(config.get("SANDBOX_CLASS_MODE", False))
+            )
+        if workers > 1 and https:
+            raise click.UsageError(
+                "--https serves from one process: leave out --workers (and SANDBOX_WORKERS)."
+            )
         config["SANDBOX_WORKERS"] = workers
     try:
         ctx.obj = create_app(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -280,3 +281,19 @@ def test_a_feed_away_for_too_long_is_told_it_missed_some(tmp_path):
 def test_a_last_event_id_that_is_not_an_id_is_a_problem(client, value):
     problem = is_problem(client.get(f"/sandbox/traces/stream?last_event_id={value}"), 400)
     assert "Last-Event-ID" in problem["detail"]
+
+
+def test_a_burst_of_messages_reaches_an_open_feed_in_one_write(app):
+    """300 open tabs under a burst of requests: each tab is written to a few times a second,
+    not once per request (every write wakes the tab's server thread)."""
+    from sandbox.record import RecordBuffer, stream
+
+    buffer = RecordBuffer(10)
+    feed = stream(buffer, seconds=5)
+    assert next(feed).startswith("retry: 1000")  # subscribed now
+    for n in range(20):
+        buffer.publish("trace", {"n": n})
+    written = next(feed)
+    feed.close()
+    assert written.count("event: trace") == 20
+    assert [int(x) for x in re.findall(r'"n": (\d+)', written)] == list(range(20))

@@ -276,7 +276,12 @@ BAD_REPORTS = {
 @pytest.mark.parametrize("body, field", BAD_REPORTS.values(), ids=BAD_REPORTS.keys())
 def test_a_malformed_report_is_a_422_naming_the_field(client, body, field):
     problem = is_problem(client.post("/testing/runs", json=body), 422)
-    assert field in [e["field"] for e in problem["errors"]], problem["errors"]
+    # Where each error is, as a path: tests[0].outcome (from its loc: ["tests", 0, "outcome"]).
+    places = [
+        "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".")
+        for e in problem["errors"]
+    ]
+    assert field in places, problem["errors"]
     assert client.get("/testing/runs").json == {"runs": []}
 
 

@@ -9,11 +9,14 @@ tested it: each reported test is matched with the marked requests it sent in tha
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
 
 from sandbox import db
-from sandbox.errors import NotFound, ValidationFailed
-from sandbox.validation import is_blank
+from sandbox.errors import NotFound
+from sandbox.validation import Body, NotBlank
+from sandbox.validation import parse as parse_body
 
 from .marks import ID_MAX, SESSION_MAX
 
@@ -21,75 +24,57 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 TESTS_MAX = 2000  # tests in one report: a course's suite, not a monorepo's
 SOURCE_MAX = 100
 DURATION_MAX = 86_400_000  # a day, in milliseconds
-TEST_FIELDS = {"id", "outcome", "duration_ms"}
 RUNS_KEPT = 100  # per workspace: older runs (and the requests they claimed) are dropped
 NUMBER_MAX = 2**31 - 1  # run numbers past it are a 404 (and SQLite refuses past 2**63)
 
 
-def _text(value: Any, where: str, limit: int, errors: list[dict[str, str]]) -> str | None:
-    if not isinstance(value, str) or is_blank(value) or len(value) > limit:
-        message = f"A non-blank string of at most {limit} characters."
-        errors.append({"field": where, "message": message})
-        return None
-    return value.strip()
+# What a run report is: checked by these models, and described by them in the document.
+TestId = Annotated[str, Field(max_length=ID_MAX), NotBlank(strip=True)]
 
 
-def _test(item: Any, where: str, errors: list[dict[str, str]]) -> dict[str, Any] | None:
-    """Return one reported test, checked, or note what is wrong with it."""
-    if not isinstance(item, dict):
-        errors.append({"field": where, "message": 'An object: {"id": ..., "outcome": ...}.'})
-        return None
-    before = len(errors)
-    for name in sorted(set(item) - TEST_FIELDS):
-        errors.append({"field": f"{where}.{name}", "message": "Unknown field."})
-    test_id = _text(item.get("id"), f"{where}.id", ID_MAX, errors)
-    outcome = item.get("outcome")
-    if outcome not in OUTCOMES:
-        errors.append({"field": f"{where}.outcome", "message": f"One of {', '.join(OUTCOMES)}."})
-    duration = item.get("duration_ms")
-    number = isinstance(duration, (int, float)) and not isinstance(duration, bool)
-    if "duration_ms" in item and not (number and 0 <= duration <= DURATION_MAX):
-        # (NaN fails both comparisons, infinity the second: Python's JSON reads both)
-        errors.append(
-            {"field": f"{where}.duration_ms", "message": f"A number from 0 to {DURATION_MAX}."}
-        )
-    if len(errors) > before:
-        return None
-    return {"id": test_id, "outcome": outcome, "duration_ms": duration}
+class ReportedTest(Body):
+    """One test of a run: its pytest node id, its outcome and how long it took."""
+
+    id: TestId = Field(description="The test's pytest node id, as sent in X-Sandbox-Test")
+    outcome: Literal[OUTCOMES] = Field(description="What pytest said")  # type: ignore[valid-type]
+    duration_ms: float | None = Field(
+        None, ge=0, le=DURATION_MAX, allow_inf_nan=False, description="Milliseconds it took"
+    )
+
+
+class RunReport(Body):
+    """What a pytest session ran (the sandbox.testing plugin sends it at the session's end)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tests": [{"id": "tests/test_notes.py::test_create", "outcome": "passed"}],
+                    "source": "curl",
+                }
+            ]
+        }
+    )
+
+    tests: list[ReportedTest] = Field(min_length=1, max_length=TESTS_MAX)
+    session: Annotated[str, Field(max_length=SESSION_MAX), NotBlank(strip=True)] | None = Field(
+        None, description="The pytest session, as sent in X-Sandbox-Test-Session"
+    )
+    source: Annotated[str, Field(max_length=SOURCE_MAX), NotBlank(strip=True)] | None = Field(
+        None, description="What ran the tests"
+    )
 
 
 def parse(data: dict[str, Any]) -> dict[str, Any]:
     """Check a run report; raise one 422 that lists every wrong field."""
-    errors: list[dict[str, str]] = []
-    for name in sorted(set(data) - {"tests", "session", "source"}):
-        message = "Unknown field. Expected: tests, session, source."
-        errors.append({"field": name, "message": message})
-    tests = data.get("tests")
-    checked: list[dict[str, Any]] = []
-    if not isinstance(tests, list) or not 1 <= len(tests) <= TESTS_MAX:
-        errors.append(
-            {
-                "field": "tests",
-                "message": f"A list of 1 to {TESTS_MAX} tests, each "
-                '{"id": "tests/test_notes.py::test_create", "outcome": "passed"}.',
-            }
-        )
-    else:
-        for index, item in enumerate(tests):
-            if (test := _test(item, f"tests[{index}]", errors)) is not None:
-                checked.append(test)
-            if len(errors) >= 20:  # enough to fix first: a 2,000-item list of mistakes is no help
-                break
-    session = source = None
-    if "session" in data:
-        session = _text(data["session"], "session", SESSION_MAX, errors)
-    if "source" in data:
-        source = _text(data["source"], "source", SOURCE_MAX, errors)
-    if errors:
-        raise ValidationFailed(errors)
+    report = parse_body(RunReport, data)
     # The same id twice (a rerun plugin): the last outcome is the test's outcome.
-    by_id = {test["id"]: test for test in checked}
-    return {"tests": list(by_id.values()), "session": session, "source": source or "unnamed"}
+    by_id = {test.id: test.model_dump() for test in report.tests}
+    return {
+        "tests": list(by_id.values()),
+        "session": report.session,
+        "source": report.source or "unnamed",
+    }
 
 
 def save(conn: sqlite3.Connection, workspace: str, report: dict[str, Any]) -> dict[str, Any]:
