@@ -353,7 +353,7 @@ def serve(
                 "SANDBOX_OPERATOR_TOKEN": token,
                 "SANDBOX_WORKERS": workers,
             }
-            server = Supervisor(config, host, port, workers, waitress_options(app))
+            server = Supervisor(app, config, host, port, workers, waitress_options(app))
         else:
             server = create_server(
                 app, host=host, port=port, **waitress_options(app, keep_proxy_headers)

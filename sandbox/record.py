@@ -365,6 +365,21 @@ def records() -> RecordBuffer:
     return current_app.extensions["sandbox.records"].get(workspaces.current())
 
 
+def all_buffers() -> dict[str, RecordBuffer]:
+    """Return the record buffer of every workspace that has records (a class's dashboard).
+
+    With several workers, a workspace may have records only another worker made: its
+    buffer here is made (and filled from the shared file) first.
+    """
+    buffers = current_app.extensions["sandbox.records"]
+    shared = buffers.get(current_app.config["SANDBOX_WORKSPACE"]).shared
+    if shared is not None:
+        for workspace in shared.workspaces():
+            buffers.get(workspace)
+        shared.pull()
+    return dict(buffers.items())
+
+
 def on_close(app: Flask, listener: Callable[[Record, RecordBuffer], None]) -> None:
     """Call ``listener(record, buffer)`` for every record, just before it is kept."""
     app.extensions["sandbox.record_listeners"].append(listener)

@@ -144,6 +144,12 @@ class SharedRecords:
         complete_since = messages[0][0] - 1 if len(messages) == backlog else floor
         return records[::-1], messages, complete_since
 
+    def workspaces(self) -> list[str]:
+        """Return every workspace the file holds records of."""
+        with self._lock:
+            rows = self._conn.execute("select distinct workspace from log").fetchall()
+        return [workspace for (workspace,) in rows]
+
     def pull(self) -> None:
         """Bring every buffer up to date with what any worker wrote since the last look."""
         if self._buffers is None:

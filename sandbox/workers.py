@@ -2,9 +2,9 @@
 
 Python runs one thread of Python code at a time in a process (the GIL): however many
 threads waitress has, one process uses about one core. ``python app.py --workers 4``
-starts four processes. This one, the supervisor, opens the listening socket and hands
-it to each worker; every worker runs waitress on that same socket, and the operating
-system gives each new connection to one of them. It is what gunicorn and uvicorn do,
+serves from four processes. This one opens the listening socket, serves on it and hands
+it to three more it starts; every worker runs waitress on that same socket, and the
+operating system gives each new connection to one of them. It is what gunicorn and uvicorn do,
 with the ``spawn`` start method: a fresh interpreter per worker, the same on Windows,
 macOS and Linux (no ``fork``).
 
@@ -73,19 +73,33 @@ def _serve_one(config: dict[str, Any], sock: socket.socket, options: dict[str, A
 
 
 class Supervisor:
-    """Start ``count`` workers on one listening socket, keep them running, stop them."""
+    """Serve on one listening socket from this process and ``count - 1`` more, kept running.
+
+    This process is a worker too: it answers as soon as it listens, as one process would,
+    while the others start (each imports everything afresh: a second or more).
+    """
 
     def __init__(
-        self, config: dict[str, Any], host: str, port: int, count: int, options: dict[str, Any]
+        self,
+        app: Any,
+        config: dict[str, Any],
+        host: str,
+        port: int,
+        count: int,
+        options: dict[str, Any],
     ):
+        from waitress.server import create_server
+
         self.config, self.count, self.options = config, count, options
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # create_server sets SO_REUSEADDR where it is safe (not Windows): a restart does not
         # wait for the old connections' TIME_WAIT.
         self.socket = socket.create_server((host, port), family=family, backlog=options["backlog"])
         self.effective_port = self.socket.getsockname()[1]
+        self.server = create_server(app, sockets=[self.socket], **options)
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = []
+        self._stopping = threading.Event()
 
     def _start(self) -> Any:
         process = self._context.Process(
@@ -99,38 +113,50 @@ class Supervisor:
         return process
 
     def run(self) -> None:
-        """Start the workers, start another when one stops, until Ctrl+C or a stop signal."""
+        """Start the other workers, serve here until Ctrl+C or a stop signal, stop them all."""
         # `kill <pid>` (SIGTERM) stops the workers too, as Ctrl+C does.
         if hasattr(signal, "SIGTERM"):
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
-            self._processes = [self._start() for _ in range(self.count)]
-            while True:
-                time.sleep(CHECK_SECONDS)
-                for index, process in enumerate(self._processes):
-                    if process.is_alive():
-                        continue
-                    if time.monotonic() - process.started_at < TOO_SOON_SECONDS:
-                        raise click.ClickException(
-                            f"A worker stopped {TOO_SOON_SECONDS} s after it started (exit code "
-                            f"{process.exitcode}); its error is printed above."
-                        )
-                    click.echo(
-                        f"Worker {process.pid} stopped (exit code {process.exitcode}); "
-                        "starting another.",
-                        err=True,
-                    )
-                    self._processes[index] = self._start()
+            self._processes = [self._start() for _ in range(self.count - 1)]
+            threading.Thread(target=self._watch, name="sandbox-supervisor", daemon=True).start()
+            self.server.run()
         finally:
             self.close()
 
+    def _watch(self) -> None:
+        """Start another worker when one stops; give up on one that cannot start at all."""
+        while not self._stopping.wait(CHECK_SECONDS):
+            for index, process in enumerate(self._processes):
+                if process is None or process.is_alive() or self._stopping.is_set():
+                    continue
+                if time.monotonic() - process.started_at < TOO_SOON_SECONDS:
+                    # A problem a restart will not fix (its error is printed above): this
+                    # process goes on serving alone rather than start it again and again.
+                    click.echo(
+                        f"A worker stopped {TOO_SOON_SECONDS} s after it started (exit code "
+                        f"{process.exitcode}); serving with one process fewer.",
+                        err=True,
+                    )
+                    self._processes[index] = None
+                    continue
+                click.echo(
+                    f"Worker {process.pid} stopped (exit code {process.exitcode}); "
+                    "starting another.",
+                    err=True,
+                )
+                self._processes[index] = self._start()
+
     def close(self) -> None:
         """Stop every worker (each finishes what it runs in the background) and the socket."""
-        for process in self._processes:
+        self._stopping.set()
+        processes = [p for p in self._processes if p is not None]
+        for process in processes:
             if process.is_alive():
                 process.terminate()
-        for process in self._processes:
+        for process in processes:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
+        self.server.close()
         self.socket.close()
