@@ -241,6 +241,61 @@
     return typeof value === "string" ? value : JSON.stringify(value, null, 2);
   }
 
+  // --- the waterfall: the request's time as a bar, and each thing it did inside it ----------
+
+  /** The record's phases, SQL and events in time order (as display.waterfall_rows does). */
+  function waterfallRows(record) {
+    const rows = (record.spans || []).map((s) => ({
+      kind: "span", label: s.name, at: s.at_ms, took: s.duration_ms || 0, detail: s.name,
+    }));
+    for (const s of record.sql || []) {
+      if (typeof s.at_ms !== "number") continue; // a record from before statements were timed
+      let detail = s.sql;
+      if (s.params) detail += `\nparams: ${JSON.stringify(s.params)}`;
+      if (s.plan) detail += `\nplan:\n${s.plan.join("\n")}`;
+      if (s.error) detail += `\nerror: ${s.error}`;
+      rows.push({ kind: "sql", label: s.sql, at: s.at_ms, took: s.duration_ms || 0, detail });
+    }
+    for (const e of record.events || []) {
+      if (typeof e.at_ms !== "number") continue;
+      const label = `${e.module}: ${e.message}`;
+      rows.push({ kind: "event", label, at: e.at_ms, took: 0, detail: label });
+    }
+    return rows.sort((a, b) => a.at - b.at); // stable: same moment, same order as recorded
+  }
+
+  /** Draw the waterfall as bars placed in percent of the whole: it fits any width. */
+  function waterfall(record) {
+    const total = record.duration_ms || 0;
+    const rows = waterfallRows(record);
+    if (!total || !rows.length) return null;
+    const scale = Math.max(total, ...rows.map((r) => r.at + r.took));
+    const whole = `${record.method} ${record.path}`;
+    const line = (kind, label, at, took, detail) => {
+      const left = (100 * at) / scale;
+      const width = Math.min((100 * took) / scale, 100 - left);
+      const bar = el("span", {
+        class: `wf-bar wf-${kind}`,
+        style: `left:${left.toFixed(2)}%;width:${width.toFixed(2)}%`,
+        title: detail,
+      });
+      return el(
+        "li",
+        { class: `wf-row wf-row-${kind}`, title: detail, tabindex: 0,
+          "aria-label": `${label}: at ${at.toFixed(2)} ms${kind === "event" ? "" : `, ${took.toFixed(2)} ms`}` },
+        el("span", { class: "wf-label" }, label),
+        el("span", { class: "wf-track" }, bar),
+        el("span", { class: "wf-ms" }, kind === "event" ? "" : ms(took)),
+      );
+    };
+    return el(
+      "ol",
+      { class: "wf", "data-waterfall": "" },
+      line("request", whole, 0, total, `${whole}: ${ms(total)} in all`),
+      ...rows.map((r) => line(r.kind, r.label, r.at, r.took, r.detail)),
+    );
+  }
+
   /** Everything the sandbox recorded for one request, as a readable panel. */
   function recordView(record) {
     const query = new URLSearchParams();
@@ -313,8 +368,12 @@
         )
       : el("p", { class: "muted" }, "No events.");
 
+    const picture = waterfall(record);
     const parts = [
       summary,
+      picture &&
+        block("Waterfall", el("p", { class: "muted" },
+          "Hover or focus a bar: a statement's text, parameters and plan."), picture),
       el(
         "div",
         { class: "record-grid" },
