@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from .errors import InvalidQuery, NotFound
+from .errors import InvalidPath, NotFound
 from .redact import COOKIE_HEADERS, SECRET_HEADERS, SECRET_NAME
 
 STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
@@ -199,6 +199,12 @@ class Trace(dict):
                 f" · caused by record <code>{escape(self['parent'])}</code></p>"
             )
         parts.append(waterfall_html(self))
+        if not self.get("parent"):  # a job's record has no request to send again
+            parts.append(
+                "<p style='font-size:12px'>The same request from another tool: "
+                "<code>.as_('curl')</code>, <code>'httpie'</code>, <code>'requests'</code> or "
+                "<code>'fetch'</code>, secrets left as variables.</p>"
+            )
         parts += [
             "<details><summary>Request headers</summary>"
             + _pairs(request.get("headers", {}))
@@ -439,7 +445,7 @@ class Replay:
 
     def __init__(self, record: dict[str, Any], base_url: str):
         if record.get("parent") is not None or record["method"] not in _METHODS:
-            raise InvalidQuery(
+            raise InvalidPath(
                 f"Record {record['id']} is {record['method']} {record['path']}: work done outside "
                 "a request (a job), so there is no request to copy. Copy the request that "
                 f"caused it{': ' + record['parent'] if record.get('parent') else ''}."

@@ -291,7 +291,9 @@ class Sandbox:
             if self.last is None or self.last.trace_id is None:
                 raise LookupError("No request sent yet: send one first, e.g. sb.get(path).")
             which = self.last.trace_id
-        return display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
+        trace = display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
+        trace.base_url = self.url  # where trace.as_("curl") sends the request again
+        return trace
 
     def traces(self, *, everything: bool = False, limit: int = 20, **filters: Any) -> display.Table:
         """List recent records, newest first (filters: module, status, method, path).

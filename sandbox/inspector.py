@@ -14,10 +14,11 @@ from pydantic import Field
 from . import __version__, class_room, db, notes, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
+from .display import copy_as
 from .errors import InvalidQuery, NotFound
 from .guard import control_plane
 from .progress import progress
-from .record import event, records, stream
+from .record import Record, event, records, stream
 from .registry import registry
 from .settings import SETTINGS
 from .validation import Body, NotBlank, read
@@ -185,10 +186,8 @@ def trace_stream() -> Response:
     )
 
 
-@bp.get("/traces/<trace_id>")
-@control_plane
-def get_trace(trace_id: str) -> Any:
-    """Show one record in full."""
+def kept_record(trace_id: str) -> Record:
+    """Return a kept record, or answer 404 with why it may be gone."""
     record = records().get(trace_id)
     if record is None:
         limit = current_app.config["SANDBOX_TRACE_LIMIT"]
@@ -197,7 +196,23 @@ def get_trace(trace_id: str) -> Any:
             "records in memory (and none from before a restart); GET /sandbox/traces "
             "lists them."
         )
-    return jsonify(record.to_dict())
+    return record
+
+
+@bp.get("/traces/<trace_id>")
+@control_plane
+def get_trace(trace_id: str) -> Any:
+    """Show one record in full."""
+    return jsonify(kept_record(trace_id).to_dict())
+
+
+@bp.get("/traces/<trace_id>/as/<format>")
+@control_plane
+def copy_trace(trace_id: str, format: str) -> Any:
+    """Write a record's request for curl, httpie, requests or fetch, secrets as variables."""
+    # The same code as the notebook's sb.trace().as_(...): one writer per format.
+    command = copy_as(kept_record(trace_id).to_dict(), format, request.url_root)
+    return {"format": format, "command": str(command), "notes": list(command.notes)}
 
 
 @bp.get("/progress")

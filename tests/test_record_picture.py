@@ -6,10 +6,19 @@ request's start; the browser's record panel and ``sb.trace()`` draw them to scal
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from html import unescape
 
-from sandbox.display import Trace, waterfall_rows
+from helpers import is_problem
+
+from sandbox.display import COPY_FORMATS, Trace, copy_as, waterfall_rows
+from sandbox.errors import InvalidPath
 
 
 def record_of(client, response) -> dict:
@@ -100,3 +109,111 @@ def test_the_notebook_trace_draws_the_waterfall_to_scale_with_sql_text_params_an
 def test_a_record_without_times_shows_no_waterfall():
     old = {"id": "x", "method": "GET", "path": "/", "duration_ms": 1.0, "sql": [], "events": []}
     assert "wf-row" not in Trace(old)._repr_html_()
+
+
+# --- "copy as": the request of any record, for curl, HTTPie, requests and fetch ---
+
+PW = "correct horse battery staple"
+
+
+def logged_in(live) -> str:
+    """Switch auth on, make an account (its session cookie stays in live.session); a token."""
+    live.session.patch(live.url + "/sandbox/modules/auth", json={"enabled": True})
+    made = live.post("/auth/register", json={"username": "ada", "password": PW})
+    assert made.status_code == 201, made.text
+    token = live.post("/auth/tokens", json={"name": "copy", "scope": "write"})
+    assert token.status_code == 201, token.text
+    return token.json()["token"]
+
+
+def copied(live, response, format: str) -> dict:
+    answer = live.get(f"/sandbox/traces/{response.headers['X-Sandbox-Trace']}/as/{format}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def run(args: list[str], env: dict[str, str], **kwargs) -> str:
+    done = subprocess.run(
+        args, env={**os.environ, **env}, capture_output=True, text=True, timeout=30, **kwargs
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_every_format_keeps_secrets_out_and_names_them_as_variables(live):
+    token = logged_in(live)
+    sent = live.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert sent.status_code == 200
+    session = live.session.cookies.get("session") or next(iter(live.session.cookies.values()))
+    for format in COPY_FORMATS:
+        copy = copied(live, sent, format)
+        assert token not in copy["command"] and session not in copy["command"], format
+        assert "AUTH" in copy["command"] and "COOKIES" in copy["command"], copy
+        assert any(n.startswith("$AUTH: ") for n in copy["notes"]), copy["notes"]
+        assert f"{live.url}/auth/me" in copy["command"]
+        assert "Bearer" in copy["command"]  # the scheme teaches; only the token is secret
+
+
+def test_curl_copy_run_for_real_reproduces_the_status_with_the_secrets_set(live):
+    token = logged_in(live)
+    sent = live.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
+    command = copied(live, sent, "curl")["command"]
+    cookies = "; ".join(f"{k}={v}" for k, v in live.session.cookies.items())
+    out = run(["sh", "-c", command], {"AUTH": token, "COOKIES": cookies})
+    assert out.startswith("HTTP/1.1 200"), out
+    # The placeholders matter: with a wrong token and no cookie, the same line is refused.
+    out = run(["sh", "-c", command], {"AUTH": "wrong", "COOKIES": ""})
+    assert out.startswith("HTTP/1.1 401"), out
+
+
+def test_requests_and_fetch_copies_of_a_post_run_for_real_with_the_same_status(live):
+    body = {"title": "it's $HOME `x`", "body": 'a "quoted" line\nand another'}
+    sent = live.post("/api/notes?source=copy", json=body)
+    assert sent.status_code == 201
+    code = copied(live, sent, "requests")["command"]
+    assert run([sys.executable, "-c", code], {}).startswith("201 CREATED")
+    script = copied(live, sent, "fetch")["command"]
+    assert run(["node", "--input-type=module", "-e", script], {}).startswith("201 CREATED")
+    # The same note again, body as sent: each copy made one more, with the same title.
+    titles = [n["title"] for n in live.get("/api/notes?limit=100").json()["items"]]
+    assert titles.count(body["title"]) == 3
+
+
+def test_curl_and_httpie_copies_are_shell_lines_that_send_the_body_as_it_was(live):
+    sent = live.post("/api/notes", json={"title": "it's $HOME", "body": "`date`"})
+    command = copied(live, sent, "curl")["command"]
+    assert "\n" not in command
+    assert run(["sh", "-c", command], {}).startswith("HTTP/1.1 201")
+    httpie = copied(live, sent, "httpie")["command"]
+    words = shlex.split(httpie)  # what the shell hands HTTPie: the body exactly as sent
+    assert words[:3] == ["http", "POST", f"{live.url}/api/notes"]
+    assert json.loads(words[words.index("--raw") + 1]) == {"title": "it's $HOME", "body": "`date`"}
+    if shutil.which("http"):  # HTTPie installed here: run it too
+        assert "201" in run(["sh", "-c", httpie + " --print=h"], {}).splitlines()[0]
+
+
+def test_notebook_trace_as_uses_the_same_writer_and_the_handles_address(live):
+    sent = live.post("/api/notes", json={"title": "t", "body": "b"})
+    trace = Trace(live.trace(sent))
+    trace.base_url = live.url
+    for format in COPY_FORMATS:
+        assert trace.as_(format) == copied(live, sent, format)["command"]
+    assert "<pre><code>curl -i" in trace.as_("curl")._repr_html_()
+
+
+def test_copy_of_an_unknown_format_or_record_or_a_job_is_a_clear_4xx(client, live):
+    sent = live.get("/server/get")
+    problem = is_problem(
+        live.get(f"/sandbox/traces/{sent.headers['X-Sandbox-Trace']}/as/wget"), 404
+    )
+    assert "curl, httpie, requests, fetch" in problem["detail"]
+    problem = is_problem(live.get("/sandbox/traces/nope/as/curl"), 404)
+    assert "No record with id 'nope'" in problem["detail"]
+    job = {"id": "j1", "method": "JOB", "path": "count notes", "parent": "r1"}
+    with live.app.test_request_context():
+        try:
+            copy_as(job, "curl", live.url)
+        except InvalidPath as error:
+            assert "r1" in error.detail and "job" in error.detail
+        else:
+            raise AssertionError("a job's record was copied as a request")

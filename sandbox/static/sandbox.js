@@ -296,6 +296,59 @@
     );
   }
 
+  // --- "copy as": the record's request for curl, HTTPie, Python requests, JavaScript fetch ----
+
+  const COPY_FORMATS = [["curl", "curl"], ["httpie", "HTTPie"], ["requests", "Python requests"],
+                        ["fetch", "JavaScript fetch"]];
+
+  /** Put text on the clipboard; where the Clipboard API is missing (plain http on another
+      host), select it in a hidden text area and copy that, the older way. */
+  async function toClipboard(value) {
+    try {
+      await navigator.clipboard.writeText(value);
+      return true;
+    } catch {
+      const area = el("textarea", { class: "visually-hidden", "aria-hidden": "true" });
+      area.value = value;
+      document.body.append(area);
+      area.select();
+      let done = false;
+      try {
+        done = document.execCommand("copy");
+      } catch {
+        done = false;
+      }
+      area.remove();
+      return done;
+    }
+  }
+
+  /** Buttons that write the request as each tool sends it (the server writes it: the same
+      code as the notebook's sb.trace().as_(...)), copy it, and show it with its notes. */
+  function copyAs(record) {
+    const shown = el("div", { class: "copy-shown", "data-copy-shown": "" });
+    const buttons = COPY_FORMATS.map(([format, label]) => {
+      const button = el("button", { type: "button", class: "button", "data-copy": format }, label);
+      button.addEventListener("click", async () => {
+        try {
+          const url = fill(fill(urls.copyUrl, "__ID__", record.id), "__FORMAT__", format);
+          const copy = await api(url);
+          const copiedIt = await toClipboard(copy.command);
+          shown.replaceChildren(
+            el("p", { class: "muted", role: "status" },
+              copiedIt ? `Copied as ${label}.` : `As ${label} (select and copy it):`),
+            el("pre", { class: "code", "data-copy-command": format }, copy.command),
+            ...copy.notes.map((note) => el("p", { class: "muted copy-note" }, note)),
+          );
+        } catch (error) {
+          shown.replaceChildren(el("p", { class: "error-text" }, error.message));
+        }
+      });
+      return button;
+    });
+    return block("Copy as", el("div", { class: "copy-buttons" }, ...buttons), shown);
+  }
+
   /** Everything the sandbox recorded for one request, as a readable panel. */
   function recordView(record) {
     const query = new URLSearchParams();
@@ -371,6 +424,8 @@
     const picture = waterfall(record);
     const parts = [
       summary,
+      // Work done outside a request (a job) has no request to copy.
+      record.parent ? null : copyAs(record),
       picture &&
         block("Waterfall", el("p", { class: "muted" },
           "Hover or focus a bar: a statement's text, parameters and plan."), picture),
