@@ -568,3 +568,92 @@ def copy_as(record: dict[str, Any], format: str, base_url: str) -> Command:
     command = Command(writer(replay))
     command.notes = (*replay.notes, _FORMAT_NOTES[format])
     return command
+
+
+# --- two records side by side (sb.compare, and the browser's /sandbox/compare page) ---
+
+_COMPARE_STYLE = (
+    "<style>.sbx table.cmp{table-layout:fixed;width:100%}.sbx table.cmp td,.sbx table.cmp th"
+    "{overflow-wrap:anywhere;word-break:break-word}.sbx table.cmp col.what{width:22%}"
+    ".sbx table.cmp tr.differs td{background:#fff8c5}.sbx table.cmp tr.differs th"
+    "{background:#f5e08a}.sbx table.cmp td.missing{color:#8c959f}.sbx table.cmp td pre"
+    "{white-space:pre-wrap}</style>"
+)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "<i>none</i>"
+    if isinstance(value, (dict, list)):
+        return f"<code>{escape(json.dumps(value, ensure_ascii=False))}</code>"
+    return escape(str(value))
+
+
+def _cmp_row(what: str, row: dict[str, Any], pre: bool = False) -> str:
+    cells = []
+    for side in ("a", "b"):
+        value = row[side]
+        missing = " class='missing'" if value is None else ""
+        inner = f"<pre>{escape(value)}</pre>" if pre and isinstance(value, str) else _shown(value)
+        cells.append(f"<td{missing}>{inner}</td>")
+    differs = "" if row["same"] else " class='differs' data-differs"
+    return f"<tr{differs}><th scope='row'>{escape(what)}</th>{''.join(cells)}</tr>"
+
+
+def comparison_html(data: dict[str, Any], links: dict[str, str] | None = None) -> str:
+    """Show two records side by side, each row that differs highlighted.
+
+    ``links``, when given, maps ``"a"`` and ``"b"`` to each record's URL.
+    """
+    a, b = escape(data["a"]), escape(data["b"])
+    if links:
+        a = f"<a href='{escape(links['a'])}'>{a}</a>"
+        b = f"<a href='{escape(links['b'])}'>{b}</a>"
+    differs = data["differs"]
+    summary = (
+        "They differ in: " + ", ".join(d.replace("_", " ") for d in differs) + "."
+        if differs
+        else "No difference but their times."
+    )
+    rows = [
+        _cmp_row("request", data["request"]),
+        _cmp_row("query", data["query"]),
+        _cmp_row("status", data["status"]),
+        _cmp_row("module", data["module"]),
+        _cmp_row("exception", data["exception"]),
+        _cmp_row("duration (ms)", data["duration_ms"]),
+    ]
+
+    def section(title: str, count: int) -> str:
+        return f"<tr><th colspan='3' class='cmp-section'>{escape(title)} ({count})</th></tr>"
+
+    rows.append(section("Request headers", len(data["request_headers"])))
+    rows += [_cmp_row(h["name"], h) for h in data["request_headers"]]
+    rows.append(_cmp_row("request body", data["request_body"], pre=True))
+    rows.append(section("Response headers", len(data["response_headers"])))
+    rows += [_cmp_row(h["name"], h) for h in data["response_headers"]]
+    rows.append(_cmp_row("response size (bytes)", data["response_size"]))
+    rows.append(section("SQL statements, lined up", len(data["sql"])))
+    rows += [_cmp_row(f"#{i}", r, pre=True) for i, r in enumerate(data["sql"], 1)]
+    rows.append(section("Events, lined up", len(data["events"])))
+    rows += [_cmp_row(f"#{i}", r) for i, r in enumerate(data["events"], 1)]
+    rows.append(section("Phases (ms)", len(data["spans"])))
+    rows += [_cmp_row(s["name"], s) for s in data["spans"]]
+    return (
+        _STYLE
+        + _COMPARE_STYLE
+        + "<div class='sbx'>"
+        + f"<p data-compare-summary><b>{escape(summary)}</b> Highlighted rows differ.</p>"
+        + "<table class='cmp'><colgroup><col class='what'><col><col></colgroup>"
+        + f"<thead><tr><th scope='col'></th><th scope='col'>A: {a}</th>"
+        + f"<th scope='col'>B: {b}</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+class Comparison(dict):
+    """Two records side by side (sb.compare): each field as {"a", "b", "same"}, and differs."""
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self)

@@ -409,7 +409,9 @@ def _open() -> None:
     req = request._get_current_object()  # one context lookup, not one per attribute
     config = current_app.config
     # Reading records must not make records, or every look would flood the buffer.
-    if not config["SANDBOX_RECORDS"] or req.path.startswith("/sandbox/traces"):
+    if not config["SANDBOX_RECORDS"] or req.path.startswith(
+        ("/sandbox/traces", "/sandbox/compare")
+    ):
         return
     record = Record(
         id=_new_id(),

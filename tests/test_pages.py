@@ -184,7 +184,7 @@ def test_pages_work_under_a_prefix(client, lessons, path):
     for attribute, url in found:
         if attribute == "data-root":
             assert url == PREFIX
-        elif not url.startswith(("#", "data:")):  # same page, or inline (the empty favicon)
+        elif not url.startswith(("#", "data:")):  # same page, or inline data
             assert url.startswith(PREFIX + "/"), f"{attribute}={url} ignores the prefix"
 
 

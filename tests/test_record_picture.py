@@ -217,3 +217,97 @@ def test_copy_of_an_unknown_format_or_record_or_a_job_is_a_clear_4xx(client, liv
             assert "r1" in error.detail and "job" in error.detail
         else:
             raise AssertionError("a job's record was copied as a request")
+
+
+# --- compare two records ---
+
+
+def on_and_off(client) -> tuple[str, str]:
+    """The same request with the caching module off (A), then on and answered from its cache (B)."""
+    a = client.get("/api/notes").headers["X-Sandbox-Trace"]
+    client.patch("/sandbox/modules/caching", json={"enabled": True})
+    client.get("/api/notes")  # fills the cache
+    b = client.get("/api/notes").headers["X-Sandbox-Trace"]
+    return a, b
+
+
+def test_compare_lines_up_the_same_request_with_a_module_off_and_on(client):
+    a, b = on_and_off(client)
+    data = client.get(f"/sandbox/compare?a={a}&b={b}").get_json()
+    assert (data["a"], data["b"]) == (a, b)
+    assert {"sql", "events", "response_headers"} <= set(data["differs"])
+    assert "status" not in data["differs"] and data["status"] == {"a": 200, "b": 200, "same": True}
+    # The cache answered B: A's statements stand against empty cells, B's cache event too.
+    assert data["sql"] and all(r["a"] and r["b"] is None and not r["same"] for r in data["sql"])
+    hit = [r for r in data["events"] if not r["same"]]
+    assert [r["a"] for r in hit] == [None] and hit[0]["b"].startswith("caching: cache hit")
+    assert any(r["same"] for r in data["events"])  # the event both had, side by side
+    # A header only the module adds differs; the date and record id always do, unhighlighted.
+    headers = {h["name"]: h for h in data["response_headers"]}
+    assert headers["X-Cache"]["a"] is None and not headers["X-Cache"]["same"]
+    assert headers["X-Sandbox-Trace"]["same"] and headers["X-Sandbox-Trace"]["a"] != b
+    # Reading records makes no record: the feed is not flooded by comparing.
+    listed = [t["path"] for t in client.get("/sandbox/traces?limit=500").get_json()["traces"]]
+    assert "/sandbox/compare" not in listed
+
+
+def test_compare_shows_a_status_that_differs_and_a_browser_gets_a_page(client):
+    a = client.get("/server/get").headers["X-Sandbox-Trace"]
+    client.patch("/sandbox/modules/server", json={"enabled": False})
+    b = client.get("/server/get").headers["X-Sandbox-Trace"]
+    data = client.get(f"/sandbox/compare?a={a}&b={b}").get_json()
+    assert data["status"] == {"a": 200, "b": 404, "same": False}
+    assert data["exception"]["same"] and "status" in data["differs"]
+    page = client.get(f"/sandbox/compare?a={a}&b={b}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    status_row = re.search(r"<tr([^>]*)><th scope='row'>status</th>(.*?)</tr>", html)
+    assert "data-differs" in status_row.group(1) and "404" in status_row.group(2)
+    assert f'sb.compare("{a}", "{b}")' in html
+
+
+def test_compare_with_unknown_or_missing_ids_is_a_problem_naming_them(client):
+    known = client.get("/server/get").headers["X-Sandbox-Trace"]
+    problem = is_problem(client.get("/sandbox/compare?a=nope1&b=nope2"), 404)
+    assert problem["unknown"] == ["nope1", "nope2"]
+    assert "'nope1' or 'nope2'" in problem["detail"]
+    problem = is_problem(client.get(f"/sandbox/compare?a={known}&b=gone"), 404)
+    assert problem["unknown"] == ["gone"]
+    problem = is_problem(client.get(f"/sandbox/compare?a={known}"), 400)
+    assert "?a=<id>&b=<id>" in problem["detail"]
+
+
+def test_sb_compare_takes_responses_ids_or_traces_and_highlights_the_differences(live):
+    from sandbox import Sandbox
+
+    sb = Sandbox.connect(live.url)
+    off = sb.get("/api/notes")
+    sb.enable("caching")
+    sb.get("/api/notes")
+    on = sb.get("/api/notes")
+    shown = sb.compare(off, on)
+    assert "sql" in shown["differs"]
+    assert sb.compare(off.trace_id, sb.trace(on)) == shown
+    html = shown._repr_html_()
+    assert html.count("data-differs") == sum(
+        not r["same"]
+        for key in ("response_headers", "request_headers", "sql", "events", "spans")
+        for r in shown[key]
+    ) + sum(
+        not shown[key]["same"]
+        for key in ("request", "query", "status", "module", "exception", "duration_ms")
+    ) + (not shown["request_body"]["same"]) + (not shown["response_size"]["same"])
+    assert "<script" not in html
+
+
+# --- the feed shows the learner's own traffic; a real icon ---
+
+
+def test_the_icon_is_served_and_linked_so_no_404_lands_in_the_feed(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).startswith("<svg")
+    page = client.get("/").get_data(as_text=True)
+    link = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page)
+    with client.get(link.group(1)) as linked:  # a file: closed when read
+        assert linked.status_code == 200 and linked.mimetype == "image/svg+xml"

@@ -143,23 +143,74 @@
 
   const tbody = $("[data-trace-rows]");
   const onlyModules = $("[data-only-modules]");
+  const showOwn = $("[data-show-own]");
+
+  // The page's own traffic: its calls to /sandbox/ (modules, progress, settings), its static
+  // files and the browser's icon request. Hidden by default: the table shows what the learner
+  // sent. (Paths as the server records them: without the prefix the app is served under.)
+  const staticPath = appPath(urls.staticUrl);
+  const faviconPath = appPath(urls.faviconUrl);
+  const isOwn = (path) =>
+    path.startsWith("/sandbox/") || path.startsWith(staticPath) || path === faviconPath;
 
   function updateEmpty() {
-    $("[data-traces-empty]").hidden = tbody.querySelector("tr.trace") !== null;
+    const shown = [...tbody.querySelectorAll("tr.trace")].some(
+      (row) =>
+        !(row.classList.contains("trace-own") && !showOwn.checked) &&
+        !(row.classList.contains("trace-core") && onlyModules.checked),
+    );
+    $("[data-traces-empty]").hidden = shown;
+  }
+
+  // --- compare: tick two rows, open them side by side --------------------------------------
+
+  const picked = []; // record ids, the first ticked first (it is A)
+  const compareLink = $("[data-compare-link]");
+
+  function showPicked() {
+    for (const box of tbody.querySelectorAll("[data-pick]")) {
+      box.checked = picked.includes(box.dataset.pick);
+    }
+    compareLink.hidden = picked.length !== 2;
+    if (picked.length === 2) {
+      const query = new URLSearchParams({ a: picked[0], b: picked[1] });
+      compareLink.href = `${urls.compareUrl}?${query}`;
+    }
+  }
+
+  /** A box to tick a row for comparison; a third tick lets the oldest one go. */
+  function pickBox(trace) {
+    const box = el("input", {
+      type: "checkbox",
+      class: "pick",
+      "data-pick": trace.id,
+      "aria-label": `Compare ${trace.method} ${trace.path}`,
+    });
+    // The row opens its record on a click or a key: ticking the box must not.
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("keydown", (event) => event.stopPropagation());
+    box.addEventListener("change", () => {
+      const at = picked.indexOf(trace.id);
+      if (box.checked && at < 0) picked.push(trace.id);
+      if (!box.checked && at >= 0) picked.splice(at, 1);
+      while (picked.length > 2) picked.shift();
+      showPicked();
+    });
+    return box;
   }
 
   function traceRow(trace) {
     const row = el(
       "tr",
       {
-        class: trace.module ? "trace" : "trace trace-core",
+        class: `trace${trace.module ? "" : " trace-core"}${isOwn(trace.path) ? " trace-own" : ""}`,
         tabindex: 0,
         "aria-expanded": "false",
         "data-trace": trace.id,
         "data-time": trace.time,
         "data-status": trace.status,
       },
-      el("td", { class: "time", title: trace.time }, clock(trace.time)),
+      el("td", { class: "time", title: trace.time }, pickBox(trace), clock(trace.time)),
       el("td", { class: "method" }, el("span", { class: "method-tag" }, trace.method)),
       el("td", { class: "path" }, el("code", {}, trace.path)),
       el("td", {}, el("span", { class: statusClass(trace.status) }, trace.status ?? "–")),
@@ -196,6 +247,8 @@
 
   function clearTraces() {
     tbody.replaceChildren();
+    picked.length = 0;
+    showPicked();
     updateEmpty();
   }
 
@@ -470,18 +523,23 @@
 
   function applyFilter() {
     app.classList.toggle("only-modules", onlyModules.checked);
+    app.classList.toggle("hide-own", !showOwn.checked);
     try {
       localStorage.setItem("sandbox.onlyModules", onlyModules.checked ? "1" : "");
+      localStorage.setItem("sandbox.showOwn", showOwn.checked ? "1" : "");
     } catch {
       /* storage can be off; the filter still works for this visit */
     }
+    updateEmpty();
   }
   try {
     onlyModules.checked = localStorage.getItem("sandbox.onlyModules") === "1";
+    showOwn.checked = localStorage.getItem("sandbox.showOwn") === "1";
   } catch {
     /* as above */
   }
   onlyModules.addEventListener("change", applyFilter);
+  showOwn.addEventListener("change", applyFilter);
   applyFilter();
 
   // --- progress --------------------------------------------------------------------------
