@@ -581,6 +581,17 @@ _COMPARE_STYLE = (
 )
 
 
+_SECTION_NAMES = {
+    "request_headers": "request headers",
+    "request_body": "request body",
+    "response_headers": "response headers",
+    "response_size": "response size",
+    "sql": "SQL",
+    "duration_ms": "timing",
+    "spans": "phases",
+}
+
+
 def _shown(value: Any) -> str:
     if value is None:
         return "<i>none</i>"
@@ -611,7 +622,7 @@ def comparison_html(data: dict[str, Any], links: dict[str, str] | None = None) -
         b = f"<a href='{escape(links['b'])}'>{b}</a>"
     differs = data["differs"]
     summary = (
-        "They differ in: " + ", ".join(d.replace("_", " ") for d in differs) + "."
+        "They differ in: " + ", ".join(_SECTION_NAMES.get(d, d) for d in differs) + "."
         if differs
         else "No difference but their times."
     )

@@ -236,7 +236,7 @@ def _wants_page() -> bool:
 @control_plane
 def compare_records() -> Any:
     """Show two records side by side, what differs highlighted: ``?a=<id>&b=<id>``."""
-    ids = {side: request.args.get(side, "").strip() for side in ("a", "b")}
+    ids = {side: request.args.get(side, "") for side in ("a", "b")}
     if not all(ids.values()):
         raise InvalidQuery(
             "Name the two records to compare: /sandbox/compare?a=<id>&b=<id> (the ids are in "

@@ -13,9 +13,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from html import unescape
+from pathlib import Path
 
+import pytest
 from helpers import is_problem
+from playwright.sync_api import expect
 
 from sandbox.display import COPY_FORMATS, Trace, copy_as, waterfall_rows
 from sandbox.errors import InvalidPath
@@ -311,3 +315,119 @@ def test_the_icon_is_served_and_linked_so_no_404_lands_in_the_feed(client):
     link = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page)
     with client.get(link.group(1)) as linked:  # a file: closed when read
         assert linked.status_code == 200 and linked.mimetype == "image/svg+xml"
+
+
+# --- in a real browser: the waterfall, copy as, the feed's filter, compare ---
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+WIDTHS = (1280, 390)
+
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll("body *")]
+    .filter((e) => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length)
+    .filter((e) => !e.closest(".table-wrap, pre"))  // these scroll inside themselves
+    .map((e) => `${e.tagName}.${e.className} ${(e.textContent || "").slice(0, 30)}`);
+  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+}"""
+
+
+def no_horizontal_overflow(page) -> None:
+    found = page.evaluate(OVERFLOW)
+    assert found["scroll"] <= found["width"] and not found["wide"], found
+
+
+@contextmanager
+def tab(browser, url: str, width: int):
+    """Open a page at a width; fail on any JavaScript error on it."""
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+    context = browser.new_context(viewport={"width": width, "height": 900}, reduced_motion="reduce")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        yield page
+        assert not errors, f"JavaScript errors on the page: {errors}"
+    finally:
+        context.close()
+
+
+def test_waterfall_copy_as_and_compare_in_the_browser_at_two_widths(browser, live):
+    a = live.get("/api/notes?limit=5")  # caching off
+    live.session.patch(live.url + "/sandbox/modules/caching", json={"enabled": True})
+    live.get("/api/notes?limit=5")
+    b = live.get("/api/notes?limit=5")  # caching on: from its cache
+    ids = [r.headers["X-Sandbox-Trace"] for r in (a, b)]
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width in WIDTHS:
+        with tab(browser, live.url + "/", width) as page:
+            expect(page.locator("[data-live]")).to_have_attribute("data-live", "on")
+            # The feed: the learner's requests (and the page they opened); the page's own
+            # calls, its static files and its icon hidden, not gone.
+            learner = page.locator("tr.trace:not(.trace-own)", has_text="/api/notes")
+            expect(learner).to_have_count(3)
+            visible = page.locator("tr.trace:visible td.path").all_inner_texts()
+            assert set(visible) == {"/", "/api/notes"}, visible  # "/": the page, opened
+            own = page.locator("tr.trace-own")
+            expect(own.first).to_be_hidden()  # PATCH /sandbox/modules/caching, at least
+            page.get_by_label("Show the page's own requests").check()
+            expect(own.first).to_be_visible()
+            page.get_by_label("Show the page's own requests").uncheck()
+            expect(page.locator("tr.trace", has_text="/favicon.ico")).to_have_count(0)
+
+            # The record's waterfall: the whole request, then its phases, SQL and events.
+            row = page.locator(f'tr[data-trace="{ids[0]}"]')
+            row.click()
+            details = page.locator("tr.trace-details")
+            bars = details.locator("[data-waterfall] li")
+            expect(bars.first).to_have_class(re.compile("wf-row-request"))
+            expect(details.locator(".wf-row-span", has_text="view")).to_have_count(1)
+            sql = details.locator(".wf-row-sql").first
+            hover = sql.get_attribute("title")
+            assert hover.startswith("select") and "params:" in hover and "plan:" in hover
+            sql.hover()
+            # Bars are placed in percent of the request: inside the track, to scale.
+            inside = sql.locator(".wf-bar").evaluate(
+                "b => { const t = b.parentElement.getBoundingClientRect(),"
+                " r = b.getBoundingClientRect(); return r.left >= t.left - 1 &&"
+                " r.right <= t.right + 1 }"
+            )
+            assert inside
+
+            # Copy as: the command shown (and copied), with its notes.
+            details.get_by_role("button", name="Python requests").click()
+            shown = details.locator('[data-copy-command="requests"]')
+            expect(shown).to_contain_text("requests.request(")
+            expect(shown).to_contain_text(f"{live.url}/api/notes?limit=5")
+            details.get_by_role("button", name="curl").click()
+            expect(details.locator('[data-copy-command="curl"]')).to_contain_text("curl -i")
+            no_horizontal_overflow(page)
+            screenshot = SCREENSHOTS / f"record-waterfall-{width}.png"
+            details.screenshot(path=screenshot)
+
+            # Tick two rows: the compare link appears, A first.
+            link = page.locator("[data-compare-link]")
+            expect(link).to_be_hidden()
+            for record_id in ids:
+                page.locator(f'[data-pick="{record_id}"]').check()
+            expect(link).to_be_visible()
+            href = link.get_attribute("href")
+            assert href.endswith(f"?a={ids[0]}&b={ids[1]}"), href
+            no_horizontal_overflow(page)
+
+        with tab(browser, live.url + href, width) as page:
+            table = page.locator("table.cmp")
+            expect(table).to_be_visible()
+            expect(page.locator("[data-compare-summary]")).to_contain_text("SQL")
+            differs = page.locator("tr[data-differs]")
+            expect(differs.first).to_be_visible()
+            expect(page.locator("tr[data-differs]", has_text="caching: cache hit")).to_have_count(1)
+            color = differs.first.locator("td").first.evaluate(
+                "td => getComputedStyle(td).backgroundColor"
+            )
+            assert color not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), color
+            no_horizontal_overflow(page)
+            page.screenshot(path=SCREENSHOTS / f"compare-{width}.png", full_page=True)

@@ -210,8 +210,9 @@
         "data-time": trace.time,
         "data-status": trace.status,
       },
-      el("td", { class: "time", title: trace.time }, pickBox(trace), clock(trace.time)),
-      el("td", { class: "method" }, el("span", { class: "method-tag" }, trace.method)),
+      el("td", { class: "time", title: trace.time }, clock(trace.time)),
+      // The box to tick for comparing, in a column a phone's width still shows.
+      el("td", { class: "method" }, pickBox(trace), el("span", { class: "method-tag" }, trace.method)),
       el("td", { class: "path" }, el("code", {}, trace.path)),
       el("td", {}, el("span", { class: statusClass(trace.status) }, trace.status ?? "–")),
       el("td", { class: "module-cell" }, trace.module || el("span", { class: "muted" }, "core")),
