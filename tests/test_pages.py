@@ -201,6 +201,10 @@ def test_index_under_a_prefix_hands_the_script_every_api_url(client, lessons):
         "data-progress-url": f"{PREFIX}/sandbox/progress",
         "data-reset-url": f"{PREFIX}/sandbox/reset",
         "data-settings-url": f"{PREFIX}/sandbox/settings",
+        "data-compare-url": f"{PREFIX}/sandbox/compare",
+        "data-copy-url": f"{PREFIX}/sandbox/traces/__ID__/as/__FORMAT__",
+        "data-static-url": f"{PREFIX}/static/",
+        "data-favicon-url": f"{PREFIX}/favicon.ico",
     }
     assert f'href="{PREFIX}/server/get"' in page
     assert f'href="{PREFIX}/static/sandbox.css"' in page

@@ -431,3 +431,23 @@ def test_waterfall_copy_as_and_compare_in_the_browser_at_two_widths(browser, liv
             assert color not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), color
             no_horizontal_overflow(page)
             page.screenshot(path=SCREENSHOTS / f"compare-{width}.png", full_page=True)
+
+
+def test_in_a_class_workspace_the_copy_goes_to_the_workspace_with_its_token_as_a_variable(ada, bob):
+    sent = ada.post("api/notes", json={"title": "mine", "body": "b"})
+    assert sent.status_code == 201
+    record_id = sent.headers["X-Sandbox-Trace"]
+    copy = ada.get(f"sandbox/traces/{record_id}/as/curl").json()
+    assert f"{ada.url}api/notes" in copy["command"] and ada.token not in copy["command"]
+    assert '"X-Sandbox-Token: $SANDBOX_TOKEN"' in copy["command"]
+    out = run(["sh", "-c", copy["command"]], {"SANDBOX_TOKEN": ada.token})
+    assert out.startswith("HTTP/1.1 201"), out
+    titles = [n["title"] for n in ada.get("api/notes").json()["items"]]
+    assert titles.count("mine") == 2  # in Ada's workspace, not Bob's
+    assert "mine" not in [n["title"] for n in bob.get("api/notes").json()["items"]]
+    # Another student's record is not there to copy or compare.
+    is_problem(bob.get(f"sandbox/traces/{record_id}/as/curl"), 404)
+    mine = bob.get("server/get").headers["X-Sandbox-Trace"]
+    assert is_problem(bob.get(f"sandbox/compare?a={mine}&b={record_id}"), 404)["unknown"] == [
+        record_id
+    ]

@@ -145,13 +145,15 @@
   const onlyModules = $("[data-only-modules]");
   const showOwn = $("[data-show-own]");
 
-  // The page's own traffic: its calls to /sandbox/ (modules, progress, settings), its static
-  // files and the browser's icon request. Hidden by default: the table shows what the learner
-  // sent. (Paths as the server records them: without the prefix the app is served under.)
+  // The page's own traffic: its calls to the inspector API (modules, progress, settings), its
+  // static files and the browser's icon request. Hidden by default: the table shows what the
+  // learner sent. (Paths as the server records them: without the prefix the app is served
+  // under; the inspector's is the modules URL's folder.)
+  const inspectorPath = appPath(urls.modulesUrl).replace(/[^/]*$/, "");
   const staticPath = appPath(urls.staticUrl);
   const faviconPath = appPath(urls.faviconUrl);
   const isOwn = (path) =>
-    path.startsWith("/sandbox/") || path.startsWith(staticPath) || path === faviconPath;
+    path.startsWith(inspectorPath) || path.startsWith(staticPath) || path === faviconPath;
 
   function updateEmpty() {
     const shown = [...tbody.querySelectorAll("tr.trace")].some(
