@@ -31,6 +31,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from . import redact, shared_records, workspaces
 from .shared_records import SharedRecords
 
+_clock = time.perf_counter  # one global lookup instead of two per call: it runs often
+
 _current: ContextVar[Record | None] = ContextVar("sandbox_record", default=None)
 
 # A request that runs more statements than this keeps the first ones and a count of the rest.
@@ -92,7 +94,7 @@ class Record:
         """Return the milliseconds since the request started: where on its waterfall we are."""
         # Whole microseconds, then ms: 3 decimals as round() gives, at a third of its cost
         # (this runs for every span, statement and event).
-        return int((time.perf_counter() - self.started) * 1_000_000) / 1000
+        return int((_clock() - self.started) * 1_000_000) / 1000
 
     def event(self, module: str, message: str, **data: Any) -> None:
         """Note what a module decided, e.g. ``record.event("auth", "user alice allowed")``."""
@@ -123,13 +125,18 @@ class Record:
         Two calls and a small dict, not a context manager: they run several times on every
         request, so they cost about a microsecond, not more.
         """
-        span = {"name": name, "at_ms": self.now_ms(), "duration_ms": None}
+        # now_ms() written out: one method call less, on a path every request takes.
+        at = int((_clock() - self.started) * 1_000_000) / 1000
+        span = {"name": name, "at_ms": at, "duration_ms": None}
         self.spans.append(span)
         return span
 
     def end_span(self, span: dict[str, Any]) -> None:
         """Close a phase opened by start_span: its duration is now less its start."""
-        span["duration_ms"] = int((self.now_ms() - span["at_ms"]) * 1000) / 1000
+        now = int((_clock() - self.started) * 1_000_000)
+        span["duration_ms"] = (
+            now - int(span["at_ms"] * 1000 + 0.5)
+        ) / 1000  # + 0.5: 6.465 * 1000 is 6464.99...
 
     def set_exception(self, error: BaseException) -> None:
         """Keep an exception and its traceback, for the inspector."""
