@@ -134,9 +134,8 @@ class Record:
     def end_span(self, span: dict[str, Any]) -> None:
         """Close a phase opened by start_span: its duration is now less its start."""
         now = int((_clock() - self.started) * 1_000_000)
-        span["duration_ms"] = (
-            now - int(span["at_ms"] * 1000 + 0.5)
-        ) / 1000  # + 0.5: 6.465 * 1000 is 6464.99...
+        start = int(span["at_ms"] * 1000 + 0.5)  # + 0.5: 6.465 * 1000 is 6464.99...
+        span["duration_ms"] = (now - start) / 1000
 
     def set_exception(self, error: BaseException) -> None:
         """Keep an exception and its traceback, for the inspector."""
