@@ -11,9 +11,11 @@ import re
 import shlex
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
+from .errors import InvalidPath, NotFound
 from .redact import COOKIE_HEADERS, SECRET_HEADERS, SECRET_NAME
 
 STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
@@ -80,8 +82,104 @@ class Table(list):
         return html + "</div>"
 
 
+# --- the waterfall: a request's time as a bar, and each thing it did inside it, to scale ---
+
+
+def waterfall_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the record's phases, SQL statements and events in time order, for a waterfall.
+
+    Each row: ``kind`` (span, sql or event), ``label``, ``at_ms``, ``duration_ms`` (0 for an
+    event: a moment, drawn as a tick) and ``detail``, the text a hover shows. The browser's
+    record panel (sandbox.js) draws the same rows from the same fields.
+    """
+    rows = [
+        {"kind": "span", "label": s["name"], "at_ms": s["at_ms"],
+         "duration_ms": s.get("duration_ms") or 0, "detail": s["name"]}
+        for s in record.get("spans", [])
+    ]  # fmt: skip
+    for entry in record.get("sql", []):
+        if entry.get("at_ms") is None:
+            continue  # a record from before statements were timed
+        detail = entry["sql"]
+        if entry.get("params"):
+            detail += "\nparams: " + json.dumps(entry["params"])
+        if entry.get("plan"):
+            detail += "\nplan:\n" + "\n".join(entry["plan"])
+        if entry.get("error"):
+            detail += "\nerror: " + entry["error"]
+        rows.append(
+            {"kind": "sql", "label": entry["sql"], "at_ms": entry["at_ms"],
+             "duration_ms": entry.get("duration_ms") or 0, "detail": detail}
+        )  # fmt: skip
+    for e in record.get("events", []):
+        if e.get("at_ms") is None:
+            continue
+        label = f"{e.get('module')}: {e.get('message')}"
+        rows.append(
+            {"kind": "event", "label": label, "at_ms": e["at_ms"], "duration_ms": 0,
+             "detail": label}
+        )  # fmt: skip
+    # Stable: a span and the statement it ran, at the same moment, keep that order.
+    return sorted(rows, key=lambda r: r["at_ms"])
+
+
+_WATERFALL_STYLE = (
+    "<style>.sbx .wf{font-size:12px;margin:6px 0;max-width:100%}"
+    ".sbx .wf-row{display:grid;grid-template-columns:minmax(5em,30%) 1fr 5.5em;gap:6px;"
+    "align-items:center;min-height:18px}.sbx .wf-label{overflow:hidden;text-overflow:ellipsis;"
+    "white-space:nowrap;font-family:monospace}.sbx .wf-track{position:relative;height:12px;"
+    "background:#f6f8fa;border-radius:2px}.sbx .wf-bar{position:absolute;top:1px;bottom:1px;"
+    "min-width:2px;border-radius:2px}.sbx .wf-ms{text-align:right;color:#57606a}"
+    ".sbx .wf-request{background:#8c959f}.sbx .wf-span{background:#54aeff}"
+    ".sbx .wf-sql{background:#bf8700}.sbx .wf-event{background:#8250df;width:2px}</style>"
+)
+
+
+def waterfall_html(record: dict[str, Any]) -> str:
+    """Draw the record's waterfall as plain HTML and CSS bars: no script, so any notebook shows it.
+
+    Hovering a bar shows its detail (a SQL statement's text, parameters and plan) through the
+    ``title`` attribute, which every browser shows without JavaScript.
+    """
+    total = record.get("duration_ms") or 0
+    rows = waterfall_rows(record)
+    if not total or not rows:
+        return ""
+    scale = max(total, max(r["at_ms"] + r["duration_ms"] for r in rows))
+
+    def row(kind: str, label: str, at: float, took: float, detail: str) -> str:
+        left, width = 100 * at / scale, 100 * took / scale
+        width = min(width, 100 - left)
+        shown = "" if kind == "event" else f"{took:.2f} ms"
+        return (
+            f"<div class='wf-row wf-row-{kind}'><span class='wf-label' title='{escape(label)}'>"
+            f"{escape(label)}</span><span class='wf-track'><span class='wf-bar wf-{kind}' "
+            f"style='left:{left:.2f}%;width:{width:.2f}%' title='{escape(detail)}'></span>"
+            f"</span><span class='wf-ms'>{shown}</span></div>"
+        )
+
+    whole = f"{record.get('method')} {record.get('path')}"
+    lines = [row("request", whole, 0, total, f"{whole}: {total} ms in all")]
+    lines += [row(r["kind"], r["label"], r["at_ms"], r["duration_ms"], r["detail"]) for r in rows]
+    return (
+        _WATERFALL_STYLE
+        + "<div class='wf'>"
+        + "<p><b>Waterfall</b> (hover a bar for its detail: a statement's text, parameters "
+        + "and plan)</p>"
+        + "".join(lines)
+        + "</div>"
+    )
+
+
 class Trace(dict):
-    """One request record, shown as a summary, the request, the SQL and the events."""
+    """One request record, shown as a summary, the waterfall, the request, the SQL and events."""
+
+    # Where the sandbox is served: set by the notebook handle, used by as_().
+    base_url = "http://127.0.0.1:5000"
+
+    def as_(self, format: str = "curl") -> Command:
+        """Return this record's request for curl, httpie, requests or fetch (secrets as $VARS)."""
+        return copy_as(self, format, self.base_url)
 
     def _repr_html_(self) -> str:
         request, response = self.get("request", {}), self.get("response", {})
@@ -99,6 +197,13 @@ class Trace(dict):
             parts.append(
                 f"<p>Outside a request, on thread <code>{escape(str(self.get('thread')))}</code>"
                 f" · caused by record <code>{escape(self['parent'])}</code></p>"
+            )
+        parts.append(waterfall_html(self))
+        if not self.get("parent"):  # a job's record has no request to send again
+            parts.append(
+                "<p style='font-size:12px'>The same request from another tool: "
+                "<code>.as_('curl')</code>, <code>'httpie'</code>, <code>'requests'</code> or "
+                "<code>'fetch'</code>, secrets left as variables.</p>"
             )
         parts += [
             "<details><summary>Request headers</summary>"
@@ -156,10 +261,21 @@ _WHERE = {
 }
 
 
-class Curl(str):
-    """A curl command line, as a plain string, with ``notes`` on the placeholders it holds."""
+class Command(str):
+    """A command or program that sends a request, as a plain string, with ``notes`` on it."""
 
     notes: tuple[str, ...] = ()
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<br>{escape(note)}" for note in self.notes)
+        return (
+            f"{_STYLE}<div class='sbx'><pre><code>{escape(self)}</code></pre>"
+            f"<p style='font-size:12px'>{notes[4:]}</p></div>"
+        )
+
+
+class Curl(Command):
+    """A curl command line, as a plain string, with ``notes`` on the placeholders it holds."""
 
 
 def _escaped(text: str) -> str:
@@ -172,22 +288,38 @@ def _is_secret(name: str) -> bool:
     return lower in SECRET_HEADERS or lower in COOKIE_HEADERS or bool(SECRET_NAME.search(name))
 
 
-def _secret_header(name: str, value: str) -> tuple[str, str, str]:
-    """Return the curl arguments for a secret header, its variable, and where to find it."""
+def _secret(name: str, value: str) -> tuple[str, str, str]:
+    """Return a secret header's variable, the scheme kept before it, and where to find it.
+
+    Every format names the same variables (AUTH, COOKIES, SANDBOX_TOKEN...), so a learner
+    sets them once and replays the request from any tool.
+    """
     if name.lower() == "cookie":
         names = ", ".join(p.split("=", 1)[0].strip() for p in value.split(";") if p.strip())
         where = (
             f"the cookies this request sent ({names}), not shown: sb.session.cookies.get_dict() "
             "has them (curl keeps its own with -c jar.txt -b jar.txt)."
         )
-        return '-b "$COOKIES"', "COOKIES", where
+        return "COOKIES", "", where
     variable = _VARIABLES.get(name.lower()) or "H_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
     scheme, _, rest = value.partition(" ")
     # Authorization keeps its scheme (Basic, Bearer...): it teaches, the rest is the secret.
-    shown = f"{scheme} ${variable}" if rest and scheme.isalnum() else f"${variable}"
+    kept = f"{scheme} " if rest and scheme.isalnum() else ""
     where = _WHERE.get(variable, f"the value of this request's {name} header, not shown.")
+    return variable, kept, where
+
+
+def _secret_header(name: str, value: str) -> tuple[str, str, str]:
+    """Return the curl arguments for a secret header, its variable, and where to find it."""
+    variable, kept, where = _secret(name, value)
+    return _curl_secret(name, variable, kept), variable, where
+
+
+def _curl_secret(name: str, variable: str, kept: str) -> str:
+    if variable == "COOKIES":
+        return '-b "$COOKIES"'
     # Double quotes, not shlex's single ones: the shell must put the variable's value in.
-    return f'-H "{_escaped(name)}: {shown}"', variable, where
+    return f'-H "{_escaped(name)}: {kept}${variable}"'
 
 
 def _body(request: requests.PreparedRequest) -> tuple[list[str], list[str]]:
@@ -289,3 +421,250 @@ def _curl_html(response: Any) -> str:
         f"<p>The same request with curl (r.curl):</p><pre><code>{escape(command)}</code></pre>"
         f"<p style='font-size:12px'>Windows PowerShell: type curl.exe, not curl.{notes}</p>"
     )
+
+
+# --- "copy as": a record's request for curl, HTTPie, Python requests and JavaScript fetch ---
+
+COPY_FORMATS = ("curl", "httpie", "requests", "fetch")
+
+# Headers each tool sends by itself, or that only a browser sends: left out of the copy.
+_LEFT_OUT = {
+    "host", "content-length", "connection", "user-agent", "accept-encoding", "referer",
+    "accept-language", "cache-control", "pragma", "priority", "upgrade-insecure-requests",
+    "dnt", "te", "keep-alive", "transfer-encoding",
+}  # fmt: skip
+_ANY = "accept: */*"  # what every tool asks for anyway
+_CUT = re.compile(r"\.\.\. \[\d+ (?:bytes|characters) in all\]$")
+
+
+class Replay:
+    """What a record says was sent: method, URL, headers (secrets as variables), body, notes.
+
+    One reading of the record; each format (curl, httpie, requests, fetch) writes it its way.
+    """
+
+    def __init__(self, record: dict[str, Any], base_url: str):
+        if record.get("parent") is not None or record["method"] not in _METHODS:
+            raise InvalidPath(
+                f"Record {record['id']} is {record['method']} {record['path']}: work done outside "
+                "a request (a job), so there is no request to copy. Copy the request that "
+                f"caused it{': ' + record['parent'] if record.get('parent') else ''}."
+            )
+        self.method = record["method"]
+        query = urlencode(record.get("query") or {}, doseq=True, safe="[]")
+        self.url = base_url.rstrip("/") + record["path"] + (f"?{query}" if query else "")
+        request = record.get("request") or {}
+        self.headers: list[tuple[str, str]] = []  # plain ones, as sent
+        self.secrets: list[tuple[str, str, str]] = []  # (header, variable, kept scheme)
+        self.variables: dict[str, str] = {}  # variable -> where to find its value
+        for name, value in (request.get("headers") or {}).items():
+            lower = name.lower()
+            if (
+                lower in _LEFT_OUT
+                or lower.startswith("sec-")
+                or (lower, value) == ("accept", "*/*")
+            ):
+                continue
+            if _is_secret(name):
+                variable, kept, where = _secret(name, value)
+                self.secrets.append((name, variable, kept))
+                self.variables[variable] = where
+            else:
+                self.headers.append((name, value))
+        body = request.get("body")
+        self.body: str | None = body if body else None
+        self.notes = [f"${v}: {where}" for v, where in self.variables.items()]
+        if REDACTED_WORD in self.url or (self.body and REDACTED_WORD in self.body):
+            self.notes.append(
+                f"{REDACTED_WORD}: a secret the record does not keep (a password, a token): "
+                "put the value you sent in its place."
+            )
+        if self.body and (_CUT.search(self.body) or re.fullmatch(r"<\d+ bytes .*>", self.body)):
+            self.notes.append(
+                "The record kept only part of this body (or none of it): the copy sends what it "
+                "kept. sb.last.request.body has the whole body."
+            )
+
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+REDACTED_WORD = "[redacted]"
+
+
+def _as_curl(r: Replay) -> str:
+    args = ["curl", "-I" if r.method == "HEAD" else "-i"]
+    if r.method not in ("GET", "HEAD") and not (r.method == "POST" and r.body):
+        args += ["-X", r.method]  # curl -d means POST already
+    args += ["-H " + shlex.quote(f"{name}: {value}") for name, value in r.headers]
+    args += [_curl_secret(name, variable, kept) for name, variable, kept in r.secrets]
+    if r.body:
+        args += ["--data-raw" if r.body.startswith("@") else "-d", shlex.quote(r.body)]
+    return " ".join([*args, shlex.quote(r.url)])
+
+
+def _as_httpie(r: Replay) -> str:
+    # HTTPie: http METHOD URL Name:value...; --raw sends the body as it is (HTTPie 3.2+).
+    args = ["http", r.method, shlex.quote(r.url)]
+    args += [shlex.quote(f"{name}:{value}") for name, value in r.headers]
+    args += [f'"{_escaped(name)}:{kept}${variable}"' for name, variable, kept in r.secrets]
+    if r.body:
+        args += ["--raw", shlex.quote(r.body)]
+    return " ".join(args)
+
+
+def _as_requests(r: Replay) -> str:
+    lines = ["import os", "", "import requests", ""] if r.secrets else ["import requests", ""]
+    lines += ["response = requests.request(", f"    {r.method!r},", f"    {r.url!r},"]
+    headers = [f"        {n!r}: {v!r}," for n, v in r.headers]
+    # The secrets come from environment variables: export AUTH=... before running it.
+    headers += [
+        f"        {n!r}: " + (f"{kept!r} + " if kept else "") + f"os.environ[{v!r}],"
+        for n, v, kept in r.secrets
+    ]
+    if headers:
+        lines += ["    headers={", *headers, "    },"]
+    if r.body:
+        lines.append(f"    data={r.body!r}.encode(),")
+    lines += [")", "print(response.status_code, response.reason)", "print(response.text)"]
+    return "\n".join(lines)
+
+
+def _as_fetch(r: Replay) -> str:
+    lines = []
+    for _, variable, _ in r.secrets:  # in a page, a script has no environment: set them here
+        lines.append(f'const {variable} = "..."; // see below: not shown')
+    options = [f"  method: {json.dumps(r.method)},"]
+    headers = [f"    {json.dumps(n)}: {json.dumps(v)}," for n, v in r.headers]
+    headers += [f"    {json.dumps(n)}: `{kept}${{{variable}}}`," for n, variable, kept in r.secrets]
+    if headers:
+        options += ["  headers: {", *headers, "  },"]
+    if r.body:
+        options.append(f"  body: {json.dumps(r.body, ensure_ascii=False)},")
+    lines += [f"const response = await fetch({json.dumps(r.url)}, {{", *options, "});"]
+    lines.append("console.log(response.status, response.statusText, await response.text());")
+    return "\n".join(lines)
+
+
+_WRITERS = {"curl": _as_curl, "httpie": _as_httpie, "requests": _as_requests, "fetch": _as_fetch}
+_FORMAT_NOTES = {
+    "curl": "Windows PowerShell: type curl.exe, not curl.",
+    "httpie": "HTTPie: pip install httpie (3.2 or later for --raw).",
+    "requests": "Python: save it as replay.py and run python replay.py.",
+    "fetch": "JavaScript: a browser's console, or node replay.mjs (Node 18+: await works "
+    "at the top of a .mjs file). A page cannot set a Cookie header: there fetch sends the "
+    "browser's own cookies with credentials: 'include'.",
+}
+
+
+def copy_as(record: dict[str, Any], format: str, base_url: str) -> Command:
+    """Return the request a record describes, written for ``format``, secrets as variables.
+
+    ``format`` is one of :data:`COPY_FORMATS`; ``base_url`` is where the sandbox is served
+    (the record keeps only the path).
+    """
+    writer = _WRITERS.get(format)
+    if writer is None:
+        raise NotFound(f"No copy format '{format}': ask for one of {', '.join(COPY_FORMATS)}.")
+    replay = Replay(record, base_url)
+    command = Command(writer(replay))
+    command.notes = (*replay.notes, _FORMAT_NOTES[format])
+    return command
+
+
+# --- two records side by side (sb.compare, and the browser's /sandbox/compare page) ---
+
+_COMPARE_STYLE = (
+    "<style>.sbx table.cmp{table-layout:fixed;width:100%}.sbx table.cmp td,.sbx table.cmp th"
+    "{overflow-wrap:anywhere;word-break:break-word}.sbx table.cmp col.what{width:22%}"
+    ".sbx table.cmp tr.differs td{background:#fff8c5}.sbx table.cmp tr.differs th"
+    "{background:#f5e08a}.sbx table.cmp td.missing{color:#8c959f}.sbx table.cmp td pre"
+    "{white-space:pre-wrap}</style>"
+)
+
+
+_SECTION_NAMES = {
+    "request_headers": "request headers",
+    "request_body": "request body",
+    "response_headers": "response headers",
+    "response_size": "response size",
+    "sql": "SQL",
+    "duration_ms": "timing",
+    "spans": "phases",
+}
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "<i>none</i>"
+    if isinstance(value, (dict, list)):
+        return f"<code>{escape(json.dumps(value, ensure_ascii=False))}</code>"
+    return escape(str(value))
+
+
+def _cmp_row(what: str, row: dict[str, Any], pre: bool = False) -> str:
+    cells = []
+    for side in ("a", "b"):
+        value = row[side]
+        missing = " class='missing'" if value is None else ""
+        inner = f"<pre>{escape(value)}</pre>" if pre and isinstance(value, str) else _shown(value)
+        cells.append(f"<td{missing}>{inner}</td>")
+    differs = "" if row["same"] else " class='differs' data-differs"
+    return f"<tr{differs}><th scope='row'>{escape(what)}</th>{''.join(cells)}</tr>"
+
+
+def comparison_html(data: dict[str, Any], links: dict[str, str] | None = None) -> str:
+    """Show two records side by side, each row that differs highlighted.
+
+    ``links``, when given, maps ``"a"`` and ``"b"`` to each record's URL.
+    """
+    a, b = escape(data["a"]), escape(data["b"])
+    if links:
+        a = f"<a href='{escape(links['a'])}'>{a}</a>"
+        b = f"<a href='{escape(links['b'])}'>{b}</a>"
+    differs = data["differs"]
+    summary = (
+        "They differ in: " + ", ".join(_SECTION_NAMES.get(d, d) for d in differs) + "."
+        if differs
+        else "No difference but their times."
+    )
+    rows = [
+        _cmp_row("request", data["request"]),
+        _cmp_row("query", data["query"]),
+        _cmp_row("status", data["status"]),
+        _cmp_row("module", data["module"]),
+        _cmp_row("exception", data["exception"]),
+        _cmp_row("duration (ms)", data["duration_ms"]),
+    ]
+
+    def section(title: str, count: int) -> str:
+        return f"<tr><th colspan='3' class='cmp-section'>{escape(title)} ({count})</th></tr>"
+
+    rows.append(section("Request headers", len(data["request_headers"])))
+    rows += [_cmp_row(h["name"], h) for h in data["request_headers"]]
+    rows.append(_cmp_row("request body", data["request_body"], pre=True))
+    rows.append(section("Response headers", len(data["response_headers"])))
+    rows += [_cmp_row(h["name"], h) for h in data["response_headers"]]
+    rows.append(_cmp_row("response size (bytes)", data["response_size"]))
+    rows.append(section("SQL statements, lined up", len(data["sql"])))
+    rows += [_cmp_row(f"#{i}", r, pre=True) for i, r in enumerate(data["sql"], 1)]
+    rows.append(section("Events, lined up", len(data["events"])))
+    rows += [_cmp_row(f"#{i}", r) for i, r in enumerate(data["events"], 1)]
+    rows.append(section("Phases (ms)", len(data["spans"])))
+    rows += [_cmp_row(s["name"], s) for s in data["spans"]]
+    return (
+        _STYLE
+        + _COMPARE_STYLE
+        + "<div class='sbx'>"
+        + f"<p data-compare-summary><b>{escape(summary)}</b> Highlighted rows differ.</p>"
+        + "<table class='cmp'><colgroup><col class='what'><col><col></colgroup>"
+        + f"<thead><tr><th scope='col'></th><th scope='col'>A: {a}</th>"
+        + f"<th scope='col'>B: {b}</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+class Comparison(dict):
+    """Two records side by side (sb.compare): each field as {"a", "b", "same"}, and differs."""
+
+    def _repr_html_(self) -> str:
+        return comparison_html(self)

@@ -291,7 +291,31 @@ class Sandbox:
             if self.last is None or self.last.trace_id is None:
                 raise LookupError("No request sent yet: send one first, e.g. sb.get(path).")
             which = self.last.trace_id
-        return display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
+        trace = display.Trace(self._api("GET", f"/sandbox/traces/{which}"))
+        trace.base_url = self.url  # where trace.as_("curl") sends the request again
+        return trace
+
+    def compare(self, a: str | requests.Response | dict, b: str | requests.Response | dict) -> Any:
+        """Show two records side by side, what differs highlighted: ids, responses or traces.
+
+        E.g. the same request with a module on, then off:
+        ``sb.compare(on, off)`` where ``on = sb.get(path)`` before ``sb.disable(name)``.
+        """
+        ids = [self._record_id(x) for x in (a, b)]
+        return display.Comparison(
+            self._api("GET", "/sandbox/compare", params={"a": ids[0], "b": ids[1]})
+        )
+
+    @staticmethod
+    def _record_id(which: str | requests.Response | dict) -> str:
+        if isinstance(which, requests.Response):
+            found = which.headers.get("X-Sandbox-Trace")
+            if found is None:
+                raise LookupError("That response has no record (no X-Sandbox-Trace header).")
+            return found
+        if isinstance(which, dict):
+            return which["id"]  # a trace, from sb.trace()
+        return str(which)
 
     def traces(self, *, everything: bool = False, limit: int = 20, **filters: Any) -> display.Table:
         """List recent records, newest first (filters: module, status, method, path).

@@ -8,16 +8,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from markupsafe import Markup
 from pydantic import Field
 
 from . import __version__, class_room, db, notes, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
+from .compare import compare
+from .display import comparison_html, copy_as
 from .errors import InvalidQuery, NotFound
 from .guard import control_plane
 from .progress import progress
-from .record import event, records, stream
+from .record import Record, event, records, stream
 from .registry import registry
 from .settings import SETTINGS
 from .validation import Body, NotBlank, read
@@ -185,10 +197,8 @@ def trace_stream() -> Response:
     )
 
 
-@bp.get("/traces/<trace_id>")
-@control_plane
-def get_trace(trace_id: str) -> Any:
-    """Show one record in full."""
+def kept_record(trace_id: str) -> Record:
+    """Return a kept record, or answer 404 with why it may be gone."""
     record = records().get(trace_id)
     if record is None:
         limit = current_app.config["SANDBOX_TRACE_LIMIT"]
@@ -197,7 +207,56 @@ def get_trace(trace_id: str) -> Any:
             "records in memory (and none from before a restart); GET /sandbox/traces "
             "lists them."
         )
-    return jsonify(record.to_dict())
+    return record
+
+
+@bp.get("/traces/<trace_id>")
+@control_plane
+def get_trace(trace_id: str) -> Any:
+    """Show one record in full."""
+    return jsonify(kept_record(trace_id).to_dict())
+
+
+@bp.get("/traces/<trace_id>/as/<format>")
+@control_plane
+def copy_trace(trace_id: str, format: str) -> Any:
+    """Write a record's request for curl, httpie, requests or fetch, secrets as variables."""
+    # The same code as the notebook's sb.trace().as_(...): one writer per format.
+    command = copy_as(kept_record(trace_id).to_dict(), format, request.url_root)
+    return {"format": format, "command": str(command), "notes": list(command.notes)}
+
+
+def _wants_page() -> bool:
+    """Return whether the client asked for a page (a browser does; curl and notebooks do not)."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+@bp.get("/compare")
+@control_plane
+def compare_records() -> Any:
+    """Show two records side by side, what differs highlighted: ``?a=<id>&b=<id>``."""
+    ids = {side: request.args.get(side, "") for side in ("a", "b")}
+    if not all(ids.values()):
+        raise InvalidQuery(
+            "Name the two records to compare: /sandbox/compare?a=<id>&b=<id> (the ids are in "
+            "each answer's X-Sandbox-Trace header, and in GET /sandbox/traces)."
+        )
+    found = {side: records().get(i) for side, i in ids.items()}
+    unknown = [ids[side] for side, record in found.items() if record is None]
+    if unknown:
+        limit = current_app.config["SANDBOX_TRACE_LIMIT"]
+        raise NotFound(
+            f"No record with id {' or '.join(repr(i) for i in unknown)}. The sandbox keeps the "
+            f"last {limit} records (none from before a restart); GET /sandbox/traces lists them.",
+            unknown=unknown,
+        )
+    data = compare(found["a"].to_dict(), found["b"].to_dict())
+    if _wants_page():
+        links = {s: url_for("sandbox.get_trace", trace_id=i) for s, i in ids.items()}
+        table = Markup(comparison_html(data, links))  # built from escaped parts only
+        return render_template("compare.html", table=table, data=data)
+    return data
 
 
 @bp.get("/progress")

@@ -76,6 +76,7 @@ def path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+ID = {"type": "string", "minLength": 1}  # a record's id
 NOTE_ID = path_param("note_id", {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 MODULE = path_param("name", {"type": "string"})
 NOT_MODIFIED = {"304": {"description": "Not modified: your copy (If-None-Match) is current"}}
@@ -226,6 +227,19 @@ SCHEMAS: dict[str, Any] = {
             "events": {
                 "type": "array",
                 "items": {"type": "object", "required": ["module", "message"]},
+            },
+            "spans": {
+                "type": "array",
+                "description": "The phases (gate, module hooks, view, response): the waterfall",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "at_ms", "duration_ms"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "at_ms": {"type": "number", "description": "From the request's start"},
+                        "duration_ms": {"type": ["number", "null"]},
+                    },
+                },
             },
             "exception": {"type": ["object", "null"]},
         },
@@ -407,6 +421,62 @@ def paths() -> dict[str, Any]:
                 "tags": ["sandbox"],
                 "responses": {"200": ok("The record", ref("Trace")), **problems(404)},
             },
+        },
+        "/sandbox/traces/{trace_id}/as/{format}": {
+            "parameters": [
+                path_param("trace_id", {"type": "string"}),
+                path_param(
+                    "format", {"type": "string", "enum": ["curl", "httpie", "requests", "fetch"]}
+                ),
+            ],
+            "get": {
+                "summary": "A record's request for curl, HTTPie, Python requests or fetch",
+                "description": "Secrets (Authorization, cookies, tokens) are left as variables "
+                "($AUTH, $COOKIES...); the notes say where each value comes from.",
+                "tags": ["sandbox"],
+                "responses": {
+                    "200": ok(
+                        "The command",
+                        {
+                            "type": "object",
+                            "required": ["format", "command", "notes"],
+                            "properties": {
+                                "format": {"type": "string"},
+                                "command": {"type": "string"},
+                                "notes": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                    ),
+                    **problems(400, 404),
+                },
+            },
+        },
+        "/sandbox/compare": {
+            "get": {
+                "summary": "Two records side by side, what differs marked",
+                "description": "Each field as {a, b, same}; SQL and events lined up as diff "
+                "does. A browser asking for HTML gets a page.",
+                "tags": ["sandbox"],
+                "parameters": [
+                    {**query("a", ID, "A record's id"), "required": True},
+                    {**query("b", ID, "Another record's id"), "required": True},
+                ],
+                "responses": {
+                    "200": ok(
+                        "The comparison",
+                        {
+                            "type": "object",
+                            "required": ["a", "b", "differs", "status", "sql", "events"],
+                            "properties": {
+                                "a": {"type": "string"},
+                                "b": {"type": "string"},
+                                "differs": {"type": "array", "items": {"type": "string"}},
+                            },
+                        },
+                    ),
+                    **problems(400, 404),
+                },
+            }
         },
         "/sandbox/progress": {
             "get": {

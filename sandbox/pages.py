@@ -35,6 +35,20 @@ bp = Blueprint("pages", __name__)
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Serve the sandbox's icon where browsers look for one by themselves.
+
+    A page links its icon (base.html); a JSON answer opened in a tab has no page to link it,
+    so the browser asks for /favicon.ico, and a 404 it, not the learner, sent would land in
+    the requests table. The icon is an SVG, which browsers take from any URL.
+    """
+    icon = Path(current_app.static_folder or "", "favicon.svg").read_bytes()  # 300 bytes
+    response = Response(icon, mimetype="image/svg+xml")
+    response.cache_control.max_age = 86400  # asked for once a day, not on every page
+    return response
+
+
 @bp.get("/")
 def index() -> str | Response:
     """Show what the sandbox is, its modules with their switches, and the live requests."""

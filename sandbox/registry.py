@@ -396,6 +396,16 @@ class Registry:
         """Refuse a route of a module that is off; run the before hooks of those that are on."""
         owner = self.owner()
         record = current_record()
+        if record is None:  # records off: the same work, untimed
+            return self._gate(owner, None)
+        # Timed for the record's waterfall: the gate, and inside it each module's hook.
+        span = record.start_span("gate")
+        try:
+            return self._gate(owner, record)
+        finally:
+            record.end_span(span)
+
+    def _gate(self, owner: Module | None, record: Record | None) -> Response | None:
         if owner is not None:
             if record is not None:
                 record.module = owner.name
@@ -403,7 +413,10 @@ class Registry:
                 raise ModuleOff(owner.name)
         for module in self.enabled():
             if module.before_request is not None:
+                span = record.start_span(f"{module.name}: before") if record else None
                 response = module.before_request(record)
+                if span is not None:
+                    record.end_span(span)
                 if response is not None:
                     return response
         return None
@@ -413,7 +426,10 @@ class Registry:
         record = current_record()
         for module in self.enabled():
             if module.after_request is not None:
+                span = record.start_span(f"{module.name}: after") if record else None
                 response = module.after_request(record, response) or response
+                if span is not None:
+                    record.end_span(span)
         return response
 
 

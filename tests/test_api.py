@@ -224,6 +224,7 @@ def test_openapi_document_describes_every_api_and_sandbox_route(app, client):
             continue
         path = rule.rule.replace("<int:note_id>", "{note_id}")
         path = path.replace("<name>", "{name}").replace("<trace_id>", "{trace_id}")
+        path = path.replace("<format>", "{format}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
 

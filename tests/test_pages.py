@@ -184,7 +184,7 @@ def test_pages_work_under_a_prefix(client, lessons, path):
     for attribute, url in found:
         if attribute == "data-root":
             assert url == PREFIX
-        elif not url.startswith(("#", "data:")):  # same page, or inline (the empty favicon)
+        elif not url.startswith(("#", "data:")):  # same page, or inline data
             assert url.startswith(PREFIX + "/"), f"{attribute}={url} ignores the prefix"
 
 
@@ -201,6 +201,10 @@ def test_index_under_a_prefix_hands_the_script_every_api_url(client, lessons):
         "data-progress-url": f"{PREFIX}/sandbox/progress",
         "data-reset-url": f"{PREFIX}/sandbox/reset",
         "data-settings-url": f"{PREFIX}/sandbox/settings",
+        "data-compare-url": f"{PREFIX}/sandbox/compare",
+        "data-copy-url": f"{PREFIX}/sandbox/traces/__ID__/as/__FORMAT__",
+        "data-static-url": f"{PREFIX}/static/",
+        "data-favicon-url": f"{PREFIX}/favicon.ico",
     }
     assert f'href="{PREFIX}/server/get"' in page
     assert f'href="{PREFIX}/static/sandbox.css"' in page

@@ -143,16 +143,69 @@
 
   const tbody = $("[data-trace-rows]");
   const onlyModules = $("[data-only-modules]");
+  const showOwn = $("[data-show-own]");
+
+  // The page's own traffic: its calls to the inspector API (modules, progress, settings), its
+  // static files and the browser's icon request. Hidden by default: the table shows what the
+  // learner sent. (Paths as the server records them: without the prefix the app is served
+  // under; the inspector's is the modules URL's folder.)
+  const inspectorPath = appPath(urls.modulesUrl).replace(/[^/]*$/, "");
+  const staticPath = appPath(urls.staticUrl);
+  const faviconPath = appPath(urls.faviconUrl);
+  const isOwn = (path) =>
+    path.startsWith(inspectorPath) || path.startsWith(staticPath) || path === faviconPath;
 
   function updateEmpty() {
-    $("[data-traces-empty]").hidden = tbody.querySelector("tr.trace") !== null;
+    const shown = [...tbody.querySelectorAll("tr.trace")].some(
+      (row) =>
+        !(row.classList.contains("trace-own") && !showOwn.checked) &&
+        !(row.classList.contains("trace-core") && onlyModules.checked),
+    );
+    $("[data-traces-empty]").hidden = shown;
+  }
+
+  // --- compare: tick two rows, open them side by side --------------------------------------
+
+  const picked = []; // record ids, the first ticked first (it is A)
+  const compareLink = $("[data-compare-link]");
+
+  function showPicked() {
+    for (const box of tbody.querySelectorAll("[data-pick]")) {
+      box.checked = picked.includes(box.dataset.pick);
+    }
+    compareLink.hidden = picked.length !== 2;
+    if (picked.length === 2) {
+      const query = new URLSearchParams({ a: picked[0], b: picked[1] });
+      compareLink.href = `${urls.compareUrl}?${query}`;
+    }
+  }
+
+  /** A box to tick a row for comparison; a third tick lets the oldest one go. */
+  function pickBox(trace) {
+    const box = el("input", {
+      type: "checkbox",
+      class: "pick",
+      "data-pick": trace.id,
+      "aria-label": `Compare ${trace.method} ${trace.path}`,
+    });
+    // The row opens its record on a click or a key: ticking the box must not.
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("keydown", (event) => event.stopPropagation());
+    box.addEventListener("change", () => {
+      const at = picked.indexOf(trace.id);
+      if (box.checked && at < 0) picked.push(trace.id);
+      if (!box.checked && at >= 0) picked.splice(at, 1);
+      while (picked.length > 2) picked.shift();
+      showPicked();
+    });
+    return box;
   }
 
   function traceRow(trace) {
     const row = el(
       "tr",
       {
-        class: trace.module ? "trace" : "trace trace-core",
+        class: `trace${trace.module ? "" : " trace-core"}${isOwn(trace.path) ? " trace-own" : ""}`,
         tabindex: 0,
         "aria-expanded": "false",
         "data-trace": trace.id,
@@ -160,7 +213,8 @@
         "data-status": trace.status,
       },
       el("td", { class: "time", title: trace.time }, clock(trace.time)),
-      el("td", { class: "method" }, el("span", { class: "method-tag" }, trace.method)),
+      // The box to tick for comparing, in a column a phone's width still shows.
+      el("td", { class: "method" }, pickBox(trace), el("span", { class: "method-tag" }, trace.method)),
       el("td", { class: "path" }, el("code", {}, trace.path)),
       el("td", {}, el("span", { class: statusClass(trace.status) }, trace.status ?? "–")),
       el("td", { class: "module-cell" }, trace.module || el("span", { class: "muted" }, "core")),
@@ -196,6 +250,8 @@
 
   function clearTraces() {
     tbody.replaceChildren();
+    picked.length = 0;
+    showPicked();
     updateEmpty();
   }
 
@@ -239,6 +295,114 @@
 
   function text(value) {
     return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  }
+
+  // --- the waterfall: the request's time as a bar, and each thing it did inside it ----------
+
+  /** The record's phases, SQL and events in time order (as display.waterfall_rows does). */
+  function waterfallRows(record) {
+    const rows = (record.spans || []).map((s) => ({
+      kind: "span", label: s.name, at: s.at_ms, took: s.duration_ms || 0, detail: s.name,
+    }));
+    for (const s of record.sql || []) {
+      if (typeof s.at_ms !== "number") continue; // a record from before statements were timed
+      let detail = s.sql;
+      if (s.params) detail += `\nparams: ${JSON.stringify(s.params)}`;
+      if (s.plan) detail += `\nplan:\n${s.plan.join("\n")}`;
+      if (s.error) detail += `\nerror: ${s.error}`;
+      rows.push({ kind: "sql", label: s.sql, at: s.at_ms, took: s.duration_ms || 0, detail });
+    }
+    for (const e of record.events || []) {
+      if (typeof e.at_ms !== "number") continue;
+      const label = `${e.module}: ${e.message}`;
+      rows.push({ kind: "event", label, at: e.at_ms, took: 0, detail: label });
+    }
+    return rows.sort((a, b) => a.at - b.at); // stable: same moment, same order as recorded
+  }
+
+  /** Draw the waterfall as bars placed in percent of the whole: it fits any width. */
+  function waterfall(record) {
+    const total = record.duration_ms || 0;
+    const rows = waterfallRows(record);
+    if (!total || !rows.length) return null;
+    const scale = Math.max(total, ...rows.map((r) => r.at + r.took));
+    const whole = `${record.method} ${record.path}`;
+    const line = (kind, label, at, took, detail) => {
+      const left = (100 * at) / scale;
+      const width = Math.min((100 * took) / scale, 100 - left);
+      const bar = el("span", {
+        class: `wf-bar wf-${kind}`,
+        style: `left:${left.toFixed(2)}%;width:${width.toFixed(2)}%`,
+        title: detail,
+      });
+      return el(
+        "li",
+        { class: `wf-row wf-row-${kind}`, title: detail, tabindex: 0,
+          "aria-label": `${label}: at ${at.toFixed(2)} ms${kind === "event" ? "" : `, ${took.toFixed(2)} ms`}` },
+        el("span", { class: "wf-label" }, label),
+        el("span", { class: "wf-track" }, bar),
+        el("span", { class: "wf-ms" }, kind === "event" ? "" : ms(took)),
+      );
+    };
+    return el(
+      "ol",
+      { class: "wf", "data-waterfall": "" },
+      line("request", whole, 0, total, `${whole}: ${ms(total)} in all`),
+      ...rows.map((r) => line(r.kind, r.label, r.at, r.took, r.detail)),
+    );
+  }
+
+  // --- "copy as": the record's request for curl, HTTPie, Python requests, JavaScript fetch ----
+
+  const COPY_FORMATS = [["curl", "curl"], ["httpie", "HTTPie"], ["requests", "Python requests"],
+                        ["fetch", "JavaScript fetch"]];
+
+  /** Put text on the clipboard; where the Clipboard API is missing (plain http on another
+      host), select it in a hidden text area and copy that, the older way. */
+  async function toClipboard(value) {
+    try {
+      await navigator.clipboard.writeText(value);
+      return true;
+    } catch {
+      const area = el("textarea", { class: "visually-hidden", "aria-hidden": "true" });
+      area.value = value;
+      document.body.append(area);
+      area.select();
+      let done = false;
+      try {
+        done = document.execCommand("copy");
+      } catch {
+        done = false;
+      }
+      area.remove();
+      return done;
+    }
+  }
+
+  /** Buttons that write the request as each tool sends it (the server writes it: the same
+      code as the notebook's sb.trace().as_(...)), copy it, and show it with its notes. */
+  function copyAs(record) {
+    const shown = el("div", { class: "copy-shown", "data-copy-shown": "" });
+    const buttons = COPY_FORMATS.map(([format, label]) => {
+      const button = el("button", { type: "button", class: "button", "data-copy": format }, label);
+      button.addEventListener("click", async () => {
+        try {
+          const url = fill(fill(urls.copyUrl, "__ID__", record.id), "__FORMAT__", format);
+          const copy = await api(url);
+          const copiedIt = await toClipboard(copy.command);
+          shown.replaceChildren(
+            el("p", { class: "muted", role: "status" },
+              copiedIt ? `Copied as ${label}.` : `As ${label} (select and copy it):`),
+            el("pre", { class: "code", "data-copy-command": format }, copy.command),
+            ...copy.notes.map((note) => el("p", { class: "muted copy-note" }, note)),
+          );
+        } catch (error) {
+          shown.replaceChildren(el("p", { class: "error-text" }, error.message));
+        }
+      });
+      return button;
+    });
+    return block("Copy as", el("div", { class: "copy-buttons" }, ...buttons), shown);
   }
 
   /** Everything the sandbox recorded for one request, as a readable panel. */
@@ -313,8 +477,14 @@
         )
       : el("p", { class: "muted" }, "No events.");
 
+    const picture = waterfall(record);
     const parts = [
       summary,
+      // Work done outside a request (a job) has no request to copy.
+      record.parent ? null : copyAs(record),
+      picture &&
+        block("Waterfall", el("p", { class: "muted" },
+          "Hover or focus a bar: a statement's text, parameters and plan."), picture),
       el(
         "div",
         { class: "record-grid" },
@@ -356,18 +526,23 @@
 
   function applyFilter() {
     app.classList.toggle("only-modules", onlyModules.checked);
+    app.classList.toggle("hide-own", !showOwn.checked);
     try {
       localStorage.setItem("sandbox.onlyModules", onlyModules.checked ? "1" : "");
+      localStorage.setItem("sandbox.showOwn", showOwn.checked ? "1" : "");
     } catch {
       /* storage can be off; the filter still works for this visit */
     }
+    updateEmpty();
   }
   try {
     onlyModules.checked = localStorage.getItem("sandbox.onlyModules") === "1";
+    showOwn.checked = localStorage.getItem("sandbox.showOwn") === "1";
   } catch {
     /* as above */
   }
   onlyModules.addEventListener("change", applyFilter);
+  showOwn.addEventListener("change", applyFilter);
   applyFilter();
 
   // --- progress --------------------------------------------------------------------------
