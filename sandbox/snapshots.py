@@ -296,5 +296,5 @@ def _unknown(name: str) -> str:
     names = ", ".join(s["name"] for s in listing()) or "none yet"
     return (
         f"This workspace has no snapshot named '{name}'. Its snapshots: {names}. "
-        "POST /sandbox/snapshots with {\"name\": ...} takes one."
+        'POST /sandbox/snapshots with {"name": ...} takes one.'
     )
