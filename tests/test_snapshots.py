@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from sandbox import Sandbox
 from sandbox.db import DATABASE_FILE
@@ -233,3 +234,43 @@ def test_the_notebook_handle_snapshots_and_restores():
             sb.restore("typo")
     finally:
         sb.stop()
+
+
+def test_the_landing_page_saves_lists_restores_and_deletes_snapshots(browser, live):
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(live.url + "/#snapshots")
+        expect(page.locator("[data-live]")).to_have_attribute("data-live", "on")
+        expect(page.locator("[data-snapshots-empty]")).to_be_visible()
+
+        page.get_by_label("Name").fill("Bad Name")
+        page.get_by_role("button", name="Save a snapshot").click()
+        expect(page.locator("#snapshot-name")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(".toast-error")).to_contain_text("name")
+
+        page.get_by_label("Name").fill("fresh")
+        page.get_by_role("button", name="Save a snapshot").click()
+        row = page.locator('tr[data-snapshot="fresh"]')
+        expect(row).to_contain_text("fresh")
+        expect(page.locator("[data-snapshots-empty]")).to_be_hidden()
+
+        live.get("/server/status/418")
+        teapot = page.locator('[data-challenge="server.teapot"]')
+        expect(teapot).to_have_attribute("data-solved", "true")
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.get_by_role("button", name="Restore").click()
+        expect(teapot).to_have_attribute("data-solved", "false")
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        row.get_by_role("button", name="Delete").click()
+        expect(row).to_have_count(0)
+        expect(page.locator("[data-snapshots-empty]")).to_be_visible()
+        assert not errors, errors
+    finally:
+        context.close()
