@@ -161,17 +161,23 @@ def _copy(workspace: str, temporary: Path) -> None:
     source = db.connect(db.database_path(), traced=False)
     copy = sqlite3.connect(temporary)
     try:
-        # The write lock, held on a second connection while this one copies (SQLite will not
-        # back up from a connection that is writing): the rows and the key files are read at
-        # one instant, so no rotation or write slips in between (rows under a key not saved).
+        # The rows and the key files must be of one instant, or a key rotation slipping in
+        # between would leave rows under a key the snapshot lacks. So, for a moment, the
+        # write lock (on a second connection: SQLite will not back up from one that writes):
+        # the copy's read transaction starts, the files are read, and writers go on.
         lock.execute("BEGIN IMMEDIATE")
-        source.backup(copy)  # SQLite's backup API: the whole file, consistent, page by page
+        source.execute("BEGIN")
+        source.execute("select count(*) from sqlite_master").fetchone()  # the read starts here
         files = []
         for relative in module_files(workspace):
             path = Path(current_app.instance_path) / relative
             if path.is_file():
                 files.append((relative, path.read_bytes()))
         lock.rollback()
+        # SQLite's backup API: the whole file, as of the read transaction above (in WAL
+        # mode, what writers commit meanwhile is not in it).
+        source.backup(copy)
+        source.rollback()
         _prune(copy, workspace)
         copy.execute("create table snapshot_info (key text primary key, value text not null)")
         copy.executemany(
