@@ -225,34 +225,46 @@ def restore(name: str) -> dict[str, Any]:
     # ATTACH cannot run inside a transaction; mode=ro: a restore only ever reads the snapshot.
     conn.execute("attach database ? as snapshot", (f"file:{pathname2url(str(source))}?mode=ro",))
     try:
-        restored = _restore_rows(conn, workspace)
+        restored, renumbered = _restore_rows(conn, workspace)
     finally:
         conn.execute("detach database snapshot")
     # What the core and the modules keep in memory is stale now, as after a reset.
     registry().forget_workspace(workspace)
     progress().forget()
-    event("sandbox", f"snapshot '{name}' restored: {restored} rows back", rows=restored)
-    return {"status": "restored", **_describe(source)}
+    message = f"snapshot '{name}' restored: {restored} rows back"
+    if renumbered:
+        message += f", {renumbered} under new ids (a classmate's rows hold the old ones)"
+    event("sandbox", message, rows=restored, renumbered=renumbered)
+    return {"status": "restored", "renumbered": renumbered, **_describe(source)}
 
 
-def _restore_rows(conn: sqlite3.Connection, workspace: str) -> int:
-    """Replace the workspace's rows with the snapshot's; write its files before committing."""
+def _restore_rows(conn: sqlite3.Connection, workspace: str) -> tuple[int, int]:
+    """Replace the workspace's rows with the snapshot's; write its files before committing.
+
+    Return how many rows came back, and how many of them got a new id.
+    """
     saved = workspace_tables(conn, "snapshot")
+    tables = workspace_tables(conn)
     restored = 0
     try:
         with conn:  # one transaction: every table at once, or none
             conn.execute("BEGIN IMMEDIATE")  # writers wait; readers see the old state till commit
-            for table, columns in workspace_tables(conn).items():
+            for table in tables:
                 conn.execute(f'delete from main."{table}" where workspace = ?', (workspace,))
+            renumbered = _new_ids(conn, workspace, [t for t in tables if t in saved])
+            for table, columns in tables.items():
                 if table not in saved:
                     continue  # a module added since the snapshot: it starts empty
-                shared = ", ".join(f'"{c}"' for c in columns if c in saved[table])
+                shared = [c for c in columns if c in saved[table]]
+                values = ", ".join(_value(conn, table, c) for c in shared)
+                names = ", ".join(f'"{c}"' for c in shared)
                 cursor = conn.execute(
-                    f'insert into main."{table}" ({shared}) select {shared} '
-                    f'from snapshot."{table}" where workspace = ?',
+                    f'insert into main."{table}" ({names}) select {values} '
+                    f'from snapshot."{table}" as s where s.workspace = ?',
                     (workspace,),
                 )
                 restored += cursor.rowcount
+            conn.execute("drop table temp.snapshot_ids")
             _restore_files(conn, workspace)
     except sqlite3.IntegrityError as error:
         raise SnapshotConflict(
@@ -260,7 +272,59 @@ def _restore_rows(conn: sqlite3.Connection, workspace: str) -> int:
             f"({error}), so nothing was restored. Take a new snapshot of what you have, "
             "or POST /sandbox/reset to start over."
         ) from None
-    return restored
+    return restored, renumbered
+
+
+# In a class every student's notes share one table, and one sequence of ids: SQLite gives
+# the highest id again once its row is gone. So a note you deleted after your snapshot may
+# have been followed by a classmate's note with the same id. Such rows come back under new
+# ids (and the rows that point at them, through a declared foreign key, follow).
+
+
+def _integer_key(conn: sqlite3.Connection, table: str) -> str | None:
+    """Return the table's INTEGER PRIMARY KEY column (SQLite's row id), if it has one."""
+    keys = [r for r in conn.execute(f'pragma main.table_info("{table}")') if r[5]]
+    return keys[0][1] if len(keys) == 1 and keys[0][2].upper() == "INTEGER" else None
+
+
+def _new_ids(conn: sqlite3.Connection, workspace: str, tables: list[str]) -> int:
+    """Pick a new id for each saved row whose id another workspace's row now holds."""
+    conn.execute(
+        "create temp table if not exists snapshot_ids "
+        "(tbl text, old integer, new integer, primary key (tbl, old))"
+    )
+    conn.execute("delete from temp.snapshot_ids")
+    count = 0
+    for table in tables:
+        key = _integer_key(conn, table)
+        if key is None:
+            continue
+        # New ids above every id in use and every id coming back, in the rows' order.
+        cursor = conn.execute(
+            f'insert into temp.snapshot_ids (tbl, old, new) select ?, s."{key}", '
+            f'max(coalesce((select max("{key}") from main."{table}"), 0), '
+            f'(select max("{key}") from snapshot."{table}" where workspace = ?)) '
+            f'+ row_number() over (order by s."{key}") '
+            f'from snapshot."{table}" as s where s.workspace = ? '
+            f'and s."{key}" in (select "{key}" from main."{table}")',
+            (table, workspace, workspace),
+        )
+        count += cursor.rowcount
+    return count
+
+
+def _value(conn: sqlite3.Connection, table: str, column: str) -> str:
+    """Return the SQL that reads a saved column, with a renumbered id where one applies."""
+    owner = table if column == _integer_key(conn, table) else None
+    for link in conn.execute(f'pragma main.foreign_key_list("{table}")'):
+        if link[3] == column:  # (id, seq, table, from, to, ...): it points at another table
+            owner = link[2]
+    if owner is None:
+        return f's."{column}"'
+    return (
+        f"coalesce((select new from temp.snapshot_ids where tbl = '{owner}' "
+        f'and old = s."{column}"), s."{column}")'
+    )
 
 
 def _restore_files(conn: sqlite3.Connection, workspace: str) -> None:

@@ -274,3 +274,44 @@ def test_the_landing_page_saves_lists_restores_and_deletes_snapshots(browser, li
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_a_row_whose_id_a_classmate_took_since_comes_back_under_a_new_id(room, ada, bob):
+    data_dir = Path(room.app.instance_path)
+    made = ada.post("api/notes", json={"title": "newest", "body": "x"})
+    assert made.status_code == 201
+    assert ada.post("sandbox/snapshots", json={"name": "with-newest"}).status_code == 201
+    assert ada.request("DELETE", f"api/notes/{made.json()['id']}").status_code == 204
+    # SQLite gives the highest id again once it is free: now Bob's note holds it.
+    taken = bob.post("api/notes", json={"title": "bob's", "body": "x"})
+    assert taken.json()["id"] == made.json()["id"]
+    bobs = rows_of(data_dir, bob.workspace)
+
+    restored = ada.post("sandbox/snapshots/with-newest/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["renumbered"] == 1
+    notes = {n["title"]: n["id"] for n in ada.get("api/notes?limit=100").json()["items"]}
+    assert notes["newest"] > taken.json()["id"]  # back, under a new id
+    assert rows_of(data_dir, bob.workspace) == bobs  # Bob's note kept its id and its text
+    record = ada.get(f"sandbox/traces/{restored.headers['X-Sandbox-Trace']}").json()
+    assert any("under new ids" in e["message"] for e in record["events"])
+
+
+def test_an_account_under_a_new_id_keeps_its_tokens(room, ada, bob):
+    account = {"username": "ann", "password": PASSWORD}
+    ada.switch("auth", {"enabled": True})
+    assert ada.post("auth/register", json=account).status_code == 201
+    assert ada.post("auth/login", json=account).status_code == 200
+    made = ada.post("auth/tokens", json={"name": "nb", "scope": "read"})
+    assert made.status_code == 201, made.text
+    assert ada.post("sandbox/snapshots", json={"name": "with-ann"}).status_code == 201
+    assert ada.post("sandbox/reset").status_code == 200  # Ann's row is gone: her id is free
+    bob.switch("auth", {"enabled": True})
+    assert bob.post("auth/register", json={"username": "bobby", "password": PASSWORD}).ok
+
+    restored = ada.post("sandbox/snapshots/with-ann/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["renumbered"] >= 1
+    me = ada.get("auth/me", headers={"Authorization": f"Bearer {made.json()['token']}"})
+    assert me.status_code == 200, me.text
+    assert me.json()["username"] == "ann"  # the token follows its account to the new id
