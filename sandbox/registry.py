@@ -94,7 +94,9 @@ class Module:
 
     ``snapshot_files(workspace)`` lists the files (relative to the data dir) the module keeps
     beside the database for a workspace (the encryption keys): a snapshot saves them with the
-    workspace's rows, and a restore puts them back (sandbox/snapshots.py).
+    workspace's rows, and a restore puts them back (sandbox/snapshots.py). ``restored(conn,
+    workspace)`` runs inside a restore's transaction once the rows are back, to make what lies
+    outside the rows agree with them (the indexing module's indexes).
 
     ``handle`` adds calls to the notebook handle: ``{"logs": fn}`` makes ``sb.logs(...)``
     call ``fn(sb, ...)`` (sandbox/handle.py), so a module brings its own notebook helpers.
@@ -129,6 +131,7 @@ class Module:
     nav_links: tuple[tuple[str, str], ...] = ()
     handle: dict[str, Callable[..., Any]] = field(default_factory=dict)
     snapshot_files: Callable[[str], list[str]] | None = None
+    restored: Callable[[Any, str], None] | None = None
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)

@@ -265,6 +265,9 @@ def _restore_rows(conn: sqlite3.Connection, workspace: str) -> tuple[int, int]:
                 )
                 restored += cursor.rowcount
             conn.execute("drop table temp.snapshot_ids")
+            for module in registry().modules.values():  # on or off: their rows came back
+                if module.restored is not None:
+                    module.restored(conn, workspace)
             _restore_files(conn, workspace)
     except sqlite3.IntegrityError as error:
         raise SnapshotConflict(

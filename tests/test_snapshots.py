@@ -315,3 +315,31 @@ def test_an_account_under_a_new_id_keeps_its_tokens(room, ada, bob):
     me = ada.get("auth/me", headers={"Authorization": f"Bearer {made.json()['token']}"})
     assert me.status_code == 200, me.text
     assert me.json()["username"] == "ann"  # the token follows its account to the new id
+
+
+def index_names(app) -> set[str]:
+    conn = sqlite3.connect(Path(app.instance_path) / DATABASE_FILE)
+    try:
+        return {n for (n,) in conn.execute("select name from sqlite_master where type = 'index'")}
+    finally:
+        conn.close()
+
+
+def test_a_restore_makes_the_indexes_agree_with_the_restored_rows(app, client):
+    made = client.post("/indexing/indexes", json={"table": "orders", "columns": ["customer"]})
+    assert made.status_code == 201, made.text
+    kept = made.json["name"]
+    assert client.post("/sandbox/snapshots", json={"name": "one-index"}).status_code == 201
+    assert client.delete(f"/indexing/indexes/{kept}").status_code == 204
+    later = client.post("/indexing/indexes", json={"table": "orders", "columns": ["status"]})
+    assert later.status_code == 201, later.text
+    assert client.patch("/sandbox/modules/indexing", json={"enabled": False}).status_code == 200
+    assert "notes_by_owner_created" not in index_names(app)  # off: the sandbox's dropped too
+
+    assert client.post("/sandbox/snapshots/one-index/restore").status_code == 200
+    present = index_names(app)
+    assert kept in present and later.json["name"] not in present
+    assert "notes_by_owner_created" in present  # on in the snapshot: the sandbox's are back
+    listed = [i["name"] for i in client.get("/indexing/indexes").json["indexes"]]
+    assert kept in listed
+    assert client.delete(f"/indexing/indexes/{kept}").status_code == 204  # still droppable
