@@ -259,6 +259,15 @@ def test_the_landing_page_saves_lists_restores_and_deletes_snapshots(browser, li
         row = page.locator('tr[data-snapshot="fresh"]')
         expect(row).to_contain_text("fresh")
         expect(page.locator("[data-snapshots-empty]")).to_be_hidden()
+        page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing sticks out
+        outside = page.evaluate(
+            "[...document.querySelectorAll('#snapshots *')]"
+            ".filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).length"
+        )
+        assert outside == 0
+        box = row.get_by_role("button", name="Restore").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390  # not scrolled out of sight
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         live.get("/server/status/418")
         teapot = page.locator('[data-challenge="server.teapot"]')

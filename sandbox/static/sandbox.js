@@ -529,8 +529,8 @@
         { "data-snapshot": snapshot.name },
         el("th", { scope: "row" }, el("code", {}, snapshot.name)),
         el("td", {}, el("time", { datetime: snapshot.created_at }, clock(snapshot.created_at))),
-        el("td", { class: "num" }, snapshot.notes),
-        el("td", { class: "num" }, snapshot.rows),
+        el("td", { class: "num wide-only" }, snapshot.notes),
+        el("td", { class: "num wide-only" }, snapshot.rows),
         el(
           "td",
           { class: "snapshot-actions" },
