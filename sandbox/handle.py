@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -402,6 +402,19 @@ class Sandbox:
         """Put data, toggles and progress back to the start, and forget this handle's cookies."""
         self.session.cookies.clear()
         return self._api("POST", "/sandbox/reset")
+
+    def snapshot(self, name: str) -> dict[str, Any]:
+        """Save this workspace's notes, accounts, keys, switches and progress as ``name``."""
+        return self._api("POST", "/sandbox/snapshots", json={"name": name})
+
+    def restore(self, name: str) -> dict[str, Any]:
+        """Put this workspace back to snapshot ``name``: its rows, switches and keys, at once."""
+        return self._api("POST", f"/sandbox/snapshots/{quote(name, safe='')}/restore")
+
+    def snapshots(self) -> display.Table:
+        """List this workspace's snapshots, newest first."""
+        rows = self._api("GET", "/sandbox/snapshots")["snapshots"]
+        return display.Table(rows, ["name", "created_at", "notes", "rows", "bytes"])
 
     def sql(self, query: str, *, explain: bool = False) -> display.Table:
         """Run a read-only SQL statement through the sandbox's SQL console."""

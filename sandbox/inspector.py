@@ -21,7 +21,7 @@ from flask import (
 from markupsafe import Markup
 from pydantic import Field
 
-from . import __version__, class_room, db, notes, sql_console
+from . import __version__, class_room, db, notes, snapshots, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
 from .compare import compare
@@ -50,6 +50,15 @@ class SQLQuery(Body):
         description="one SQL statement (select ...) of at most 10,000 characters"
     )
     explain: bool = Field(False, description="true to get the query plan too")
+
+
+class SnapshotRequest(Body):
+    """Save this workspace's data, switches, progress and keys under a name."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9-]{1,40}$",
+        description="1 to 40 lowercase letters, digits and '-': before-encryption",
+    )
 
 
 @bp.get("/health")
@@ -285,6 +294,36 @@ def reset() -> Any:
     records().clear()
     event("sandbox", "reset: data, toggles and progress back to the start")
     return {"status": "reset", "modules": {n: registry().is_enabled(n) for n in registry().modules}}
+
+
+@bp.get("/snapshots")
+@control_plane
+def list_snapshots() -> Any:
+    """List this workspace's snapshots, newest first."""
+    return {"snapshots": snapshots.listing(), "limit": snapshots.LIMIT}
+
+
+@bp.post("/snapshots")
+@control_plane
+def make_snapshot() -> Any:
+    """Save this workspace's rows and key files: ``{"name": "before-encryption"}``."""
+    made = snapshots.make(read(SnapshotRequest).name)
+    return made, 201
+
+
+@bp.post("/snapshots/<name>/restore")
+@control_plane
+def restore_snapshot(name: str) -> Any:
+    """Put this workspace back to a snapshot: data, switches, progress and keys, at once."""
+    return snapshots.restore(name)
+
+
+@bp.delete("/snapshots/<name>")
+@control_plane
+def delete_snapshot(name: str) -> Any:
+    """Delete one of this workspace's snapshots."""
+    snapshots.delete(name)
+    return "", 204
 
 
 @bp.post("/sql")

@@ -261,6 +261,17 @@ SCHEMAS: dict[str, Any] = {
             "plan": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Snapshot": {
+        "type": "object",
+        "required": ["name", "created_at", "bytes", "notes", "rows"],
+        "properties": {
+            "name": {"type": "string"},
+            "created_at": {"type": ["string", "null"]},
+            "bytes": {"type": "integer", "description": "The size of its file"},
+            "notes": {"type": "integer"},
+            "rows": {"type": "integer", "description": "Rows saved, of every table"},
+        },
+    },
     "Challenge": {
         "type": "object",
         "required": ["id", "module", "title", "solved"],
@@ -281,7 +292,16 @@ SCHEMAS: dict[str, Any] = {
 }
 
 # Request bodies: generated from the models that check them.
-SCHEMAS.update(components(notes.NoteInput, notes.NotePatch, inspector.Toggle, inspector.SQLQuery))
+SCHEMAS.update(
+    components(
+        notes.NoteInput,
+        notes.NotePatch,
+        inspector.Toggle,
+        inspector.SQLQuery,
+        inspector.SnapshotRequest,
+    )
+)
+SNAPSHOT_NAME = path_param("name", {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"})
 
 OBJECT = {"type": "object"}
 SANDBOX_TAG = {"name": "sandbox", "description": "Toggles, records, progress, SQL console"}
@@ -504,6 +524,53 @@ def paths() -> dict[str, Any]:
                 "tags": ["sandbox"],
                 "responses": {"200": ok("Reset", OBJECT)},
             }
+        },
+        "/sandbox/snapshots": {
+            "get": {
+                "summary": "This workspace's snapshots, newest first",
+                "tags": ["sandbox"],
+                "responses": {
+                    "200": ok(
+                        "The snapshots",
+                        {
+                            "type": "object",
+                            "required": ["snapshots", "limit"],
+                            "properties": {
+                                "snapshots": {"type": "array", "items": ref("Snapshot")},
+                                "limit": {"type": "integer"},
+                            },
+                        },
+                    )
+                },
+            },
+            "post": {
+                "summary": "Save this workspace's data, switches, progress and keys",
+                "tags": ["sandbox"],
+                "requestBody": body("SnapshotRequest"),
+                "responses": {
+                    "201": ok("Saved", ref("Snapshot")),
+                    **problems(400, 409, 413, 415, 422),
+                },
+            },
+        },
+        "/sandbox/snapshots/{name}/restore": {
+            "parameters": [SNAPSHOT_NAME],
+            "post": {
+                "summary": "Put this workspace back to a snapshot, in one transaction",
+                "tags": ["sandbox"],
+                "responses": {
+                    "200": ok("Restored", ref("Snapshot")),
+                    **problems(400, 404, 409),
+                },
+            },
+        },
+        "/sandbox/snapshots/{name}": {
+            "parameters": [SNAPSHOT_NAME],
+            "delete": {
+                "summary": "Delete a snapshot",
+                "tags": ["sandbox"],
+                "responses": {"204": {"description": "Deleted"}, **problems(400, 404)},
+            },
         },
         "/sandbox/sql": {
             "post": {

@@ -93,6 +93,12 @@ class Module:
     itself, so a crash leaves both as they were. ``after_toggle(database_path, enabled)``
     runs once that transaction is committed (to tidy up what a transaction cannot).
 
+    ``snapshot_files(workspace)`` lists the files (relative to the data dir) the module keeps
+    beside the database for a workspace (the encryption keys): a snapshot saves them with the
+    workspace's rows, and a restore puts them back (sandbox/snapshots.py). ``restored(conn,
+    workspace)`` runs inside a restore's transaction once the rows are back, to make what lies
+    outside the rows agree with them (the indexing module's indexes).
+
     ``handle`` adds calls to the notebook handle: ``{"logs": fn}`` makes ``sb.logs(...)``
     call ``fn(sb, ...)`` (sandbox/handle.py), so a module brings its own notebook helpers.
     """
@@ -125,6 +131,8 @@ class Module:
     commands: tuple[click.Command, ...] = ()
     nav_links: tuple[tuple[str, str], ...] = ()
     handle: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    snapshot_files: Callable[[str], list[str]] | None = None
+    restored: Callable[[Any, str], None] | None = None
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)
@@ -355,8 +363,16 @@ class Registry:
                 if module.reset is not None:
                     module.reset(conn, workspace)
             db.reset(conn, workspace)
+        self.forget_workspace(workspace)
+
+    def forget_workspace(self, workspace: str) -> None:
+        """Drop what is kept in memory of a workspace whose rows were all replaced at once.
+
+        After a reset or a snapshot's restore: the switches are read again (and what runs
+        in the background follows them), and every module hears ``workspace_reset``.
+        """
         self.forget_state()
-        self.sync_lifecycle()  # a reset puts every switch back to its default
+        self.sync_lifecycle()  # the switches may all have changed
         for module in self.modules.values():  # on or off: what it kept is stale either way
             if "workspace_reset" in module.listens:
                 module.listens["workspace_reset"](workspace=workspace)

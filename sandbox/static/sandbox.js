@@ -691,6 +691,84 @@
     }
   });
 
+  // --- snapshots -------------------------------------------------------------------------
+
+  const snapshotForm = $("[data-snapshot-form]");
+  const snapshotName = $("#snapshot-name");
+
+  async function loadSnapshots() {
+    const data = await api(urls.snapshotsUrl);
+    const rows = data.snapshots.map((snapshot) =>
+      el(
+        "tr",
+        { "data-snapshot": snapshot.name },
+        el("th", { scope: "row" }, el("code", {}, snapshot.name)),
+        el("td", {}, el("time", { datetime: snapshot.created_at }, clock(snapshot.created_at))),
+        el("td", { class: "num wide-only" }, snapshot.notes),
+        el("td", { class: "num wide-only" }, snapshot.rows),
+        el(
+          "td",
+          { class: "snapshot-actions" },
+          el("button", { type: "button", class: "button", "data-restore": "" }, "Restore"),
+          el("button", { type: "button", class: "button button-danger", "data-delete": "" }, "Delete"),
+        ),
+      ),
+    );
+    $("[data-snapshots]").replaceChildren(...rows);
+    $("[data-snapshots-table]").hidden = rows.length === 0;
+    $("[data-snapshots-empty]").hidden = rows.length > 0;
+  }
+
+  snapshotForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = snapshotName.value.trim();
+    const button = snapshotForm.querySelector("button");
+    button.disabled = true;
+    try {
+      await api(urls.snapshotsUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name }),
+      });
+      snapshotName.value = "";
+      snapshotName.removeAttribute("aria-invalid");
+      await loadSnapshots();
+      toast(`Snapshot ${name} saved.`, "success");
+    } catch (error) {
+      snapshotName.setAttribute("aria-invalid", "true");
+      toast(`Could not save the snapshot: ${error.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  $("[data-snapshots]").addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const name = button.closest("tr").dataset.snapshot;
+    const restoring = "restore" in button.dataset;
+    const question = restoring
+      ? `Restore ${name}? Notes, accounts, keys, switches and progress go back to that moment.`
+      : `Delete the snapshot ${name}?`;
+    if (!window.confirm(question)) return;
+    button.disabled = true;
+    try {
+      if (restoring) {
+        await api(fill(urls.restoreUrl, "__NAME__", name), { method: "POST" });
+        await Promise.all([loadModules(), loadProgress()]);
+        toast(`Back to ${name}.`, "success");
+      } else {
+        await api(fill(urls.snapshotUrl, "__NAME__", name), { method: "DELETE" });
+        await loadSnapshots();
+        toast(`Snapshot ${name} deleted.`, "success");
+      }
+    } catch (error) {
+      toast(`${restoring ? "Restore" : "Delete"} failed: ${error.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   // --- the live feed ---------------------------------------------------------------------
 
   const live = $("[data-live]");
@@ -702,6 +780,7 @@
   // A switch flipped or a reset done elsewhere (a notebook, curl) shows here too.
   const modulesPath = appPath(urls.modulesUrl);
   const resetPath = appPath(urls.resetUrl);
+  const snapshotsPath = appPath(urls.snapshotsUrl);
   let refresh = null;
   // Error tracking: the count of server errors (5xx) goes up as they happen.
   const errorCount = document.querySelector("[data-error-count]");
@@ -716,15 +795,21 @@
   function onTrace(trace) {
     addTrace(trace);
     countError(trace);
+    const snapshot = trace.path.startsWith(snapshotsPath) && trace.method !== "GET";
+    const restored = snapshot && trace.path.endsWith("/restore");
     const changesState =
       (trace.method === "PATCH" && trace.path.startsWith(`${modulesPath}/`)) ||
-      (trace.method === "POST" && trace.path === resetPath);
+      (trace.method === "POST" && trace.path === resetPath) ||
+      snapshot;
     if (!changesState || trace.status >= 400) return;
     // Wait a moment: our own PATCH may be announced before its answer reaches us.
     clearTimeout(refresh);
     refresh = setTimeout(() => {
       if (ownTraces.has(trace.id)) return;
-      const reload = trace.path === resetPath ? reloadAll() : loadModules();
+      let reload;
+      if (restored) reload = Promise.all([loadModules(), loadProgress(), loadSnapshots()]);
+      else if (snapshot) reload = loadSnapshots();
+      else reload = trace.path === resetPath ? reloadAll() : loadModules();
       reload.catch(() => {});
     }, 300);
   }
@@ -762,4 +847,5 @@
   loadTraces().catch((error) => toast(`Could not load requests: ${error.message}`, "error"));
   loadProgress().catch((error) => toast(`Could not load progress: ${error.message}`, "error"));
   loadSettings().catch((error) => toast(`Could not load settings: ${error.message}`, "error"));
+  loadSnapshots().catch((error) => toast(`Could not load snapshots: ${error.message}`, "error"));
 })();

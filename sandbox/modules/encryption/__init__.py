@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from sandbox import db
 from sandbox.record import Record
@@ -55,6 +55,11 @@ def point_out_ciphertext(record: Record | None, response: Response) -> None:
         )
 
 
+def key_files(workspace: str) -> list[str]:
+    """Name the workspace's key file, so a snapshot saves it with the notes it decrypts."""
+    return [keys.key_file(workspace, current_app.config["SANDBOX_WORKSPACE"])]
+
+
 def make_https_server(app: Flask, host: str, port: int) -> Any:
     """Serve HTTPS (python app.py --https): see tls.py."""
     # Imported when asked for: making certificates needs cryptography's x509 package, a
@@ -78,4 +83,5 @@ module = Module(
     on_toggle=switch.on_toggle,
     after_toggle=switch.after_toggle,
     openapi=openapi,
+    snapshot_files=key_files,
 )

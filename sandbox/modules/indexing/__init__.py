@@ -64,6 +64,21 @@ def reset(conn: Any, workspace: str) -> None:
         indexes.create_sandbox_indexes(conn, indexes.schema_of(current_app))
 
 
+def restored(conn: Any, workspace: str) -> None:
+    """After a snapshot's restore: the indexes its rows list, and the sandbox's as switched."""
+    indexes.match_rows(conn, workspace)
+    if classroom.is_class_mode():
+        return  # the sandbox's indexes serve the whole class: they always stay
+    row = conn.execute(
+        "select enabled from module_state where workspace = ? and name = 'indexing'", [workspace]
+    ).fetchone()
+    schema = indexes.schema_of(current_app)
+    if row is not None and not row[0]:
+        indexes.drop_sandbox_indexes(conn, schema)
+    else:
+        indexes.create_sandbox_indexes(conn, schema)
+
+
 def reconcile(app: Flask) -> None:
     """Make the database agree with the switch: off on your own machine means no indexes.
 
@@ -112,6 +127,7 @@ module = Module(
     after_request=annotate,
     on_toggle=on_toggle,
     reset=reset,
+    restored=restored,
     init_app=init_app,
     stop=stop,
     openapi=openapi,

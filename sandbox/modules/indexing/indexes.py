@@ -214,6 +214,36 @@ def drop_all(conn: sqlite3.Connection, workspace: str) -> list[str]:
     return names
 
 
+def match_rows(conn: sqlite3.Connection, workspace: str) -> None:
+    """Make the workspace's indexes the ones its rows list (after a snapshot's restore).
+
+    The rows came back from the snapshot; the indexes are the file's, as they were before.
+    An index listed but missing is made again; one made since, and not listed, is dropped.
+    """
+    listed = set()
+    for name, table, columns in conn.execute(
+        "select name, table_name, columns from indexing_indexes where workspace = ?", [workspace]
+    ).fetchall():
+        columns = json.loads(columns)
+        # Rebuilt from WHITELIST names only, like create(): never SQL read from a file.
+        if (
+            table not in WHITELIST
+            or not set(columns) <= set(WHITELIST[table])
+            or (name != index_name(workspace, table, columns))
+        ):
+            conn.execute("delete from indexing_indexes where name = ?", [name])
+            continue
+        listed.add(name)
+        conn.execute(f"create index if not exists {name} on {table} ({', '.join(columns)})")
+    prefix = f"ix_{workspace}_"
+    for (name,) in conn.execute(
+        "select name from sqlite_master where type = 'index' and substr(name, 1, ?) = ?",
+        [len(prefix), prefix],
+    ).fetchall():
+        if name not in listed:
+            conn.execute(f'drop index if exists "{name}"')
+
+
 def listing(conn: sqlite3.Connection, workspace: str, schema_sql: str) -> dict[str, Any]:
     """Return this workspace's indexes and the sandbox's, each with its size."""
     sizes, how = sizes_of(conn)
