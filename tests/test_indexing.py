@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import is_problem
 
-from sandbox import create_app
+from sandbox import create_app, db
 from sandbox.db import database_path
 from sandbox.modules.indexing.orders import SLOW, generated
 from sandbox.registry import shutdown
@@ -363,3 +363,37 @@ def test_in_a_class_off_keeps_the_shared_indexes_and_each_drops_only_their_own(r
 def ada_trace(student, response) -> dict:
     trace = response.headers["X-Sandbox-Trace"]
     return student.get(f"sandbox/traces/{trace}").json()
+
+
+def test_a_statements_plan_is_asked_once_until_the_schema_changes(tmp_path):
+    """Planning every SELECT of every request cost more than the queries: plans are kept
+    for the schema they were made for, and asked again once an index changes it."""
+    from sandbox.modules.indexing import plans as plans_module
+
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data")})
+    planner = plans_module.Planner(db.database_path(app))
+    asked = []
+    real = plans_module._plan
+
+    def counting(conn, sql):
+        asked.append(sql)
+        return real(conn, sql)
+
+    plans_module._plan = counting
+    try:
+        sql = "select * from notes where workspace = ? order by created_at"
+        for _ in range(3):
+            with planner.asking() as plan:
+                first = plan(sql)
+        assert len(asked) == 1 and first
+        conn = db.connect(db.database_path(app), traced=False)
+        conn.execute("create index notes_by_title on notes (title)")
+        conn.commit()
+        conn.close()
+        with planner.asking() as plan:
+            plan(sql)
+        assert len(asked) == 2  # the schema changed: planned afresh
+    finally:
+        plans_module._plan = real
+        planner.close()
+        shutdown(app)

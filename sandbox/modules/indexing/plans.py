@@ -32,6 +32,12 @@ _NAMED = re.compile(r"[:@$]([A-Za-z_]\w*)")
 PLANS_PER_RECORD = 50
 
 
+# Plans remembered across requests, for one version of the schema: a request runs the same
+# few statements as the last one, and asking SQLite again costs more than the request's own
+# queries did (measured: most of GET /api/notes's time went to planning its statements).
+PLANS_KEPT = 2000
+
+
 class Planner:
     """A few open read-only connections, kept for asking plans (opening one costs ~1 ms)."""
 
@@ -39,13 +45,27 @@ class Planner:
         self.path, self.size = path, size
         self._idle: list[tuple[sqlite3.Connection, int]] = []
         self._lock = threading.Lock()
+        self._plans: dict[str, list[str] | None] = {}
+        self._plans_version: int | None = None
 
     @contextmanager
     def asking(self) -> Iterator[Callable[[str], list[str] | None]]:
         """Lend a connection; yield ``plan(sql)``, which returns a statement's plan or None."""
         conn, version = self._take()
+        with self._lock:
+            if version != self._plans_version:  # an index made or dropped: plan afresh
+                self._plans, self._plans_version = {}, version
+            plans = self._plans
+
+        def plan(sql: str) -> list[str] | None:
+            if sql not in plans:
+                if len(plans) >= PLANS_KEPT:
+                    plans.clear()
+                plans[sql] = _plan(conn, sql)
+            return plans[sql]
+
         try:
-            yield lambda sql: _plan(conn, sql)
+            yield plan
         finally:
             self._give_back(conn, version)
 
