@@ -296,13 +296,36 @@ def parse_query(model: type[Q], args: Mapping[str, Any]) -> Q:
     try:
         return model.model_validate(data)
     except PydanticError as error:
-        errors = field_errors(error, model)
-        expected = ", ".join(model.model_fields)
-        for item in errors:
-            item["loc"] = ["query", *item["loc"]]  # where: in the query, not the body
-            if item["type"] == "extra_forbidden":
-                item["message"] = f"Unknown query parameter. Expected: {expected}."
-        raise InvalidQueryFields(errors) from None
+        raise InvalidQueryFields(_query_errors(error, model)) from None
+
+
+def _query_errors(error: PydanticError, model: type[BaseModel]) -> list[dict[str, Any]]:
+    expected = ", ".join(model.model_fields)
+    documented = {p["name"]: p for p in query_parameters(model)}
+    errors = field_errors(error, model)
+    for item in errors:
+        item["loc"] = ["query", *item["loc"]]  # where: in the query, not the body
+        if item["type"] == "extra_forbidden":
+            item["message"] = f"Unknown query parameter. Expected: {expected}."
+        elif item["field"] in documented:
+            # How to fix it, in the words of the document (written from the same model).
+            item["fix"] = _query_fix(documented[item["field"]])
+    return errors
+
+
+def _query_fix(parameter: dict[str, Any]) -> str:
+    schema, name = parameter["schema"], parameter["name"]
+    if "enum" in schema:
+        wanted = "one of " + ", ".join(str(v) for v in schema["enum"])
+    elif schema.get("type") == "integer":
+        wanted = f"a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
+    elif "maxLength" in schema:
+        wanted = f"text of at most {schema['maxLength']} characters"
+    else:
+        wanted = "text"
+    said = f" ({parameter['description'].lower()})" if parameter.get("description") else ""
+    default = f" (then {schema['default']})" if "default" in schema else ""
+    return f"Send {name}= as {wanted}{said}, or leave it out{default}."
 
 
 def read_query(model: type[Q]) -> Q:

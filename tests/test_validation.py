@@ -22,6 +22,7 @@ from test_browser import open_page
 from sandbox import create_app, notes
 from sandbox.inspector import SQLQuery, Toggle, TraceFilter
 from sandbox.modules.api.views import NoteListQuery
+from sandbox.modules.logging.views import LineFilter
 from sandbox.registry import shutdown
 from sandbox.validation import BLANK, NOT_BLANK_PATTERN, components, query_parameters
 
@@ -132,11 +133,17 @@ def test_the_document_schemas_are_generated_from_the_models(client):
 
 
 @pytest.mark.parametrize(
-    ("path", "model"), [("/api/notes", NoteListQuery), ("/sandbox/traces", TraceFilter)]
+    ("path", "model"),
+    [
+        ("/api/notes", NoteListQuery),
+        ("/sandbox/traces", TraceFilter),
+        ("/logging/lines", LineFilter),
+    ],
 )
-def test_the_documents_query_parameters_are_generated_from_the_models(client, path, model):
+def test_the_documents_query_parameters_are_generated_from_the_models(app, client, path, model):
     operation = client.get("/api/openapi.json").json["paths"][path]["get"]
-    assert operation["parameters"] == query_parameters(model)
+    with app.app_context():  # the logging filter lists this sandbox's modules
+        assert operation["parameters"] == query_parameters(model)
     # And they say what the model says, field by field (so a change to one shows in both).
     by_name = {p["name"]: p for p in operation["parameters"]}
     assert list(by_name) == list(model.model_fields)
@@ -157,6 +164,10 @@ BAD_QUERIES = [
     ("/api/notes?limit=101&q=" + "x" * (notes.SEARCH_MAX + 1), {"limit", "q"}),
     ("/sandbox/traces?limit=0&status=x&satus=404", {"limit", "status", "satus"}),
     ("/sandbox/traces?status=99&limit=", {"status", "limit"}),
+    (
+        "/logging/lines?level=LOUD&module=nope&after=1.0&limit=1001",
+        {"level", "module", "after", "limit"},
+    ),
 ]
 
 
@@ -182,7 +193,8 @@ def test_query_numbers_are_read_from_text_and_unknown_names_say_what_is_expected
     assert error["fix"] == 'Remove "page" (or check its spelling).'
     (error,) = is_problem(client.get("/api/notes?limit=5x"), 422)["errors"]
     assert error["message"] == 'Must be a whole number, not a string ("5x").'
-    assert error["fix"] == 'Send "limit" as Notes per page.'
+    fix = "Send limit= as a whole number from 1 to 100 (notes per page), or leave it out (then 20)."
+    assert error["fix"] == fix
 
 
 def test_off_the_notes_list_query_is_still_checked(off):
