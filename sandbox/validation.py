@@ -319,11 +319,15 @@ def _query_fix(parameter: dict[str, Any]) -> str:
         wanted = "one of " + ", ".join(str(v) for v in schema["enum"])
     elif schema.get("type") == "integer":
         wanted = f"a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
+    elif "pattern" in schema:
+        wanted = f"text that matches {schema['pattern']}"
     elif "maxLength" in schema:
         wanted = f"text of at most {schema['maxLength']} characters"
     else:
         wanted = "text"
     said = f" ({parameter['description'].lower()})" if parameter.get("description") else ""
+    if parameter["required"]:
+        return f"Send {name}= as {wanted}{said}."
     default = f" (then {schema['default']})" if "default" in schema else ""
     return f"Send {name}= as {wanted}{said}, or leave it out{default}."
 
