@@ -20,7 +20,7 @@ from .progress import progress
 from .record import event, records, stream
 from .registry import registry
 from .settings import SETTINGS
-from .validation import Body, NotBlank, Query, QueryInt, read, read_query
+from .validation import Body, NotBlank, Query, QueryInt, query_int, read, read_query
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -117,7 +117,7 @@ class TraceFilter(Query):
     """What ``GET /sandbox/traces`` may be asked: how many records, and which."""
 
     limit: QueryInt = Field(50, ge=1, le=10_000, description="How many")
-    status: QueryInt | None = Field(None, ge=100, le=599, description="Only this status")
+    status: query_int(100, 599) | None = Field(None, description="Only this status")
     module: str | None = Field(None, description="Only this module's routes")
     method: str | None = Field(None, description="Only this method")
     path: str | None = Field(None, description="Only paths containing this")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic import ValidationError as PydanticError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -277,6 +277,16 @@ def _number_text(value: Any) -> Any:
 QueryInt = Annotated[int, BeforeValidator(_number_text)]
 
 
+def query_int(low: int, high: int) -> Any:
+    """Return the type "a whole number from ``low`` to ``high``, written in a query string".
+
+    For a parameter that may be left out (``query_int(100, 599) | None``): bounds given to
+    the field itself would land outside the number's own schema, and the document would
+    get pydantic's names for them ("ge", "le") instead of JSON Schema's (minimum, maximum).
+    """
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_number_text)]
+
+
 class Query(BaseModel):
     """Base of every query string's model: each value is text, and no unknown parameter.
 
@@ -317,8 +327,10 @@ def _query_fix(parameter: dict[str, Any]) -> str:
     schema, name = parameter["schema"], parameter["name"]
     if "enum" in schema:
         wanted = "one of " + ", ".join(str(v) for v in schema["enum"])
+    elif schema.get("type") == "integer" and {"minimum", "maximum"} <= set(schema):
+        wanted = f"a whole number from {schema['minimum']} to {schema['maximum']}"
     elif schema.get("type") == "integer":
-        wanted = f"a whole number from {schema.get('minimum')} to {schema.get('maximum')}"
+        wanted = "a whole number"
     elif "pattern" in schema:
         wanted = f"text that matches {schema['pattern']}"
     elif "maxLength" in schema:

@@ -133,6 +133,7 @@ def test_the_document_schemas_are_generated_from_the_models(client):
     }
 
 
+JSON_SCHEMA_WORDS = {"type", "minimum", "maximum", "default", "enum", "pattern", "maxLength"}
 GENERATED = [
     ("/api/notes", NoteListQuery),
     ("/sandbox/traces", TraceFilter),
@@ -155,6 +156,8 @@ def test_the_documents_query_parameters_are_generated_from_the_models(app, clien
         assert by_name[name]["required"] is field.is_required()
         assert by_name[name]["description"] == field.description
         assert "null" not in json.dumps(by_name[name]["schema"])  # a query cannot send null
+        # JSON Schema's words only: pydantic's own ("ge", "le") would mean nothing to a client.
+        assert set(by_name[name]["schema"]) <= JSON_SCHEMA_WORDS, by_name[name]
         if field.annotation in (int, int | None):
             assert by_name[name]["schema"]["type"] == "integer"
     if "limit" in by_name:
