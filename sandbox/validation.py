@@ -337,7 +337,8 @@ def _query_fix(parameter: dict[str, Any]) -> str:
         wanted = f"text of at most {schema['maxLength']} characters"
     else:
         wanted = "text"
-    said = f" ({parameter['description'].lower()})" if parameter.get("description") else ""
+    described = parameter.get("description", "")
+    said = f" ({described[:1].lower()}{described[1:]})" if described else ""  # not "WARNING"
     if parameter["required"]:
         return f"Send {name}= as {wanted}{said}."
     default = f" (then {schema['default']})" if "default" in schema else ""
