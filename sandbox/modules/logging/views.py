@@ -63,7 +63,7 @@ class LineFilter(Query):
     """The viewer's filters: which lines, and how many (one model checks and documents)."""
 
     level: Literal[tuple(logs.LEVELS)] | None = Field(  # type: ignore[valid-type]
-        None, description="This level and above (level=WARNING shows WARNING and ERROR)"
+        None, description="This level and above: level=WARNING shows WARNING and ERROR"
     )
     module: str | None = Field(None, description="One module's", json_schema_extra=_writers_enum)
     record: str | None = Field(None, max_length=RECORD_MAX, description="One record's lines")
