@@ -32,7 +32,7 @@ from .progress import progress
 from .record import Record, event, records, stream
 from .registry import registry
 from .settings import SETTINGS
-from .validation import Body, NotBlank, read
+from .validation import Body, NotBlank, Query, QueryInt, query_int, read, read_query
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -134,30 +134,23 @@ def module_source(name: str) -> Any:
     return {"module": module.name, "files": module.source_files()}
 
 
-def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise InvalidQuery(
-            f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
-        )
-    return value
+class TraceFilter(Query):
+    """What ``GET /sandbox/traces`` may be asked: how many records, and which."""
+
+    limit: QueryInt = Field(50, ge=1, le=10_000, description="How many")
+    status: query_int(100, 599) | None = Field(None, description="Only this status")
+    module: str | None = Field(None, description="Only this module's routes")
+    method: str | None = Field(None, description="Only this method")
+    path: str | None = Field(None, description="Only paths containing this")
 
 
 @bp.get("/traces")
 @control_plane
 def list_traces() -> Any:
     """List recent records newest first; filter by module, status, method or path."""
-    limit = _int_arg("limit", 50, 1, 10_000)
-    status = _int_arg("status", None, 100, 599)
-    module = request.args.get("module")
-    method = (request.args.get("method") or "").upper()
-    path = request.args.get("path")
+    asked = read_query(TraceFilter)
+    limit, status, module, path = asked.limit, asked.status, asked.module, asked.path
+    method = (asked.method or "").upper()
     found = []
     for record in records().recent():
         if (module and record.module != module) or (status and record.status != status):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import __version__, inspector, notes
-from sandbox.validation import components
+from sandbox.validation import components, query_parameters
 
 
 def ref(name: str) -> dict[str, str]:
@@ -378,19 +378,8 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "Recent request records, newest first",
                 "tags": ["sandbox"],
-                "parameters": [
-                    query(
-                        "limit", {"type": "integer", "minimum": 1, "maximum": 10_000}, "How many"
-                    ),
-                    query(
-                        "status",
-                        {"type": "integer", "minimum": 100, "maximum": 599},
-                        "Only this status",
-                    ),
-                    query("module", {"type": "string"}, "Only this module's routes"),
-                    query("method", {"type": "string"}, "Only this method"),
-                    query("path", {"type": "string"}, "Only paths containing this"),
-                ],
+                # Generated from the model that checks the query: they cannot disagree.
+                "parameters": query_parameters(inspector.TraceFilter),
                 "responses": {
                     "200": ok(
                         "Records",
@@ -402,7 +391,7 @@ def paths() -> dict[str, Any]:
                             },
                         },
                     ),
-                    **problems(400),
+                    **problems(422),
                 },
             }
         },

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from flask import request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic import ValidationError as PydanticError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from .errors import InvalidBody, SandboxError, ValidationFailed
+from .errors import InvalidBody, InvalidQueryFields, SandboxError, ValidationFailed
 
 B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound="Query")
 
 
 class UnsupportedMediaType(SandboxError):
@@ -257,6 +258,120 @@ def read_optional(model: type[B]) -> B:
     """Like :func:`read` for an optional body: none at all means every field's default."""
     # A body of blanks is not "no body": json_body() says it is not JSON.
     return read(model) if request.get_data(cache=True) else parse(model, {})
+
+
+# --- what a valid query string is: pydantic models too, one per list or filter ---
+
+
+def _number_text(value: Any) -> Any:
+    # A query string is text: "?limit=5" arrives as "5". Digits (with an optional "-") are
+    # read as the number they write; anything else ("5x", "5.5", " 5", "5_0", "²", "true")
+    # goes on unchanged and the strict int check refuses it. Pydantic's own lax mode would
+    # accept " 5", "+5", "5_0" and "5.0", which the document's "integer" does not promise.
+    if isinstance(value, str) and value.isascii() and value.removeprefix("-").isdigit():
+        return int(value)
+    return value
+
+
+# A whole number written in a query string: "5" is 5; "5x", "5.5" and "true" are not numbers.
+QueryInt = Annotated[int, BeforeValidator(_number_text)]
+
+
+def query_int(low: int, high: int) -> Any:
+    """Return the type "a whole number from ``low`` to ``high``, written in a query string".
+
+    For a parameter that may be left out (``query_int(100, 599) | None``): bounds given to
+    the field itself would land outside the number's own schema, and the document would
+    get pydantic's names for them ("ge", "le") instead of JSON Schema's (minimum, maximum).
+    """
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_number_text)]
+
+
+class Query(BaseModel):
+    """Base of every query string's model: each value is text, and no unknown parameter.
+
+    Strict like :class:`Body` (a boolean is not a number), except that a :data:`QueryInt`
+    reads the digits it is sent as text. ``forbid``: "?pgae=2" is a typo to fix, not a
+    parameter silently ignored (the client would get page one and never know why).
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+def parse_query(model: type[Q], args: Mapping[str, Any]) -> Q:
+    """Check a query string (``request.args``) against ``model``; one 422 lists every error."""
+    # A repeated parameter ("?limit=5&limit=9") counts once, as its first value: the
+    # documented parameters are single values, and Flask's args.get() read it so too.
+    data = {name: args.get(name) for name in args}
+    try:
+        return model.model_validate(data)
+    except PydanticError as error:
+        raise InvalidQueryFields(_query_errors(error, model)) from None
+
+
+def _query_errors(error: PydanticError, model: type[BaseModel]) -> list[dict[str, Any]]:
+    expected = ", ".join(model.model_fields)
+    documented = {p["name"]: p for p in query_parameters(model)}
+    errors = field_errors(error, model)
+    for item in errors:
+        item["loc"] = ["query", *item["loc"]]  # where: in the query, not the body
+        if item["type"] == "extra_forbidden":
+            item["message"] = f"Unknown query parameter. Expected: {expected}."
+        elif item["field"] in documented:
+            # How to fix it, in the words of the document (written from the same model).
+            item["fix"] = _query_fix(documented[item["field"]])
+    return errors
+
+
+def _query_fix(parameter: dict[str, Any]) -> str:
+    schema, name = parameter["schema"], parameter["name"]
+    if "enum" in schema:
+        wanted = "one of " + ", ".join(str(v) for v in schema["enum"])
+    elif schema.get("type") == "integer" and {"minimum", "maximum"} <= set(schema):
+        wanted = f"a whole number from {schema['minimum']} to {schema['maximum']}"
+    elif schema.get("type") == "integer":
+        wanted = "a whole number"
+    elif "pattern" in schema:
+        wanted = f"text that matches {schema['pattern']}"
+    elif "maxLength" in schema:
+        wanted = f"text of at most {schema['maxLength']} characters"
+    else:
+        wanted = "text"
+    described = parameter.get("description", "")
+    said = f" ({described[:1].lower()}{described[1:]})" if described else ""  # not "WARNING"
+    if parameter["required"]:
+        return f"Send {name}= as {wanted}{said}."
+    default = f" (then {schema['default']})" if "default" in schema else ""
+    return f"Send {name}= as {wanted}{said}, or leave it out{default}."
+
+
+def read_query(model: type[Q]) -> Q:
+    """Check this request's query string against ``model``."""
+    return parse_query(model, request.args)
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Return the OpenAPI ``parameters`` (in: query) of ``model``'s fields, in their order."""
+    schema = model.model_json_schema(ref_template=REF, schema_generator=_Schema)
+    found = []
+    for name, field in model.model_fields.items():
+        prop = _never_null(dict(schema["properties"][name]))
+        description = prop.pop("description", None) or field.description
+        parameter = {"name": name, "in": "query", "required": field.is_required(), "schema": prop}
+        if description:
+            parameter["description"] = description
+        found.append(parameter)
+    return found
+
+
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    # A query string cannot say null: "?tag=" is the empty text. So "a string or null"
+    # (a field that may be left out) is documented as what can be sent: a string.
+    options = [s for s in schema.get("anyOf", []) if s != {"type": "null"}]
+    if len(options) == 1:
+        del schema["anyOf"]
+        schema = {**options[0], **schema}
+    return schema
 
 
 # --- from pydantic's errors to the problem's: where, what was wrong, how to fix it ---

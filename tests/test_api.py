@@ -140,14 +140,14 @@ BAD_WRITES = [
     ("DELETE", "/api/notes", None, None, 405, "GET"),
     ("GET", "/api/notes/abc", None, None, 404, "/api/notes/abc"),
     ("GET", "/api/notes/99999999999999999999999", None, None, 404, "99999999999999999999999"),
-    ("GET", "/api/notes?limit=0", None, None, 400, "limit"),
-    ("GET", "/api/notes?limit=101", None, None, 400, "limit"),
-    ("GET", "/api/notes?limit=%C2%B2", None, None, 400, "limit"),
-    ("GET", "/api/notes?offset=%D9%A3", None, None, 400, "offset"),
-    ("GET", "/api/notes?offset=-1", None, None, 400, "offset"),
-    ("GET", "/api/notes?sort=colour", None, None, 400, "sort"),
-    ("GET", "/api/notes?sort=title;drop table notes", None, None, 400, "sort"),
-    ("GET", "/api/notes?page=2", None, None, 400, "page"),
+    ("GET", "/api/notes?limit=0", None, None, 422, "limit"),
+    ("GET", "/api/notes?limit=101", None, None, 422, "limit"),
+    ("GET", "/api/notes?limit=%C2%B2", None, None, 422, "limit"),
+    ("GET", "/api/notes?offset=%D9%A3", None, None, 422, "offset"),
+    ("GET", "/api/notes?offset=-1", None, None, 422, "offset"),
+    ("GET", "/api/notes?sort=colour", None, None, 422, "sort"),
+    ("GET", "/api/notes?sort=title;drop table notes", None, None, 422, "sort"),
+    ("GET", "/api/notes?page=2", None, None, 422, "page"),
 ]
 
 
@@ -292,7 +292,7 @@ def test_fields_come_in_the_same_order_from_every_endpoint(client):
 
 
 def test_query_problems_say_it_is_the_query(client):
-    assert is_problem(client.get("/api/notes?limit=0"), 400)["title"] == "Invalid query parameter"
+    assert is_problem(client.get("/api/notes?limit=0"), 422)["title"] == "Invalid query parameter"
 
 
 @pytest.mark.parametrize("tags", ["oops", "[" * 100_000 + "]" * 100_000], ids=["text", "deep"])

@@ -300,10 +300,15 @@ def test_dropping_what_is_not_yours_is_refused(app, client):
         "status=lost",
         "status=paid&since=yesterday",
         "since=2024-06-01;drop",
+        "since=2024-06-01%0A",
+        "customer=c%D9%A0%D9%A0%D9%A4%D9%A2",
     ],
 )
-def test_a_bad_question_is_a_400_saying_what_is_expected(client, query):
-    is_problem(client.get(f"/indexing/orders?{query}"), 400)
+def test_a_bad_question_is_a_422_saying_what_is_expected(client, query):
+    problem = is_problem(client.get(f"/indexing/orders?{query}"), 422)
+    wrong = {e["loc"][1] for e in problem["errors"]}
+    assert wrong == {"since" if "since=y" in query else query.split("=")[0]}
+    assert all(e["fix"].startswith(f"Send {e['field']}= as ") for e in problem["errors"])
 
 
 def test_bad_orders_requests_are_4xx_and_the_limit_is_a_409(tmp_path):
@@ -321,7 +326,8 @@ def test_bad_orders_requests_are_4xx_and_the_limit_is_a_409(tmp_path):
         ):
             is_problem(client.post("/indexing/orders", json=body), 422)
         is_problem(client.post("/indexing/orders", data="count=5"), 415)
-        is_problem(client.get("/indexing/orders/total"), 400)
+        missing = is_problem(client.get("/indexing/orders/total"), 422)["errors"]
+        assert [(e["loc"], e["type"]) for e in missing] == [(["query", "customer"], "missing")]
         assert client.post("/indexing/orders", json={"count": 1000}).status_code == 201
         over = is_problem(client.post("/indexing/orders", json={"count": 1000}), 409)
         assert "DELETE /indexing/orders" in over["detail"]

@@ -102,16 +102,22 @@ def test_levels_change_live_per_module_and_per_workspace(on):
 @pytest.mark.parametrize(
     ("query", "says"),
     [
-        ({"level": "LOUD"}, "There is no level 'LOUD'"),
-        ({"level": ""}, "There is no level ''"),
-        ({"limit": "0"}, "'limit' must be a whole number from 1 to 1000"),
-        ({"after": "-1"}, "'after' must be a whole number"),
-        ({"q": "x" * 201}, "at most 200 characters"),
-        ({"module": "nope"}, "There is no module 'nope'"),
+        ({"level": "LOUD"}, "Must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR'"),
+        ({"level": ""}, '(got "")'),
+        ({"limit": "0"}, "At least 1 (got 0)"),
+        ({"after": "-1"}, "At least 0 (got -1)"),
+        ({"after": "1x"}, "Must be a whole number"),
+        ({"q": "x" * 201}, "At most 200 characters"),
+        ({"module": "nope"}, "There is no module 'nope' writing logs"),
+        ({"colour": "red"}, "Unknown query parameter"),
     ],
 )
-def test_a_bad_filter_is_a_400_that_says_what_fits(client, query, says):
-    assert says in is_problem(client.get("/logging/lines", query_string=query), 400)["detail"]
+def test_a_bad_filter_is_a_422_that_says_what_fits(client, query, says):
+    problem = is_problem(client.get("/logging/lines", query_string=query), 422)
+    ((name, _),) = query.items()
+    (error,) = problem["errors"]
+    assert error["loc"] == ["query", name]
+    assert says in error["message"], error["message"]
 
 
 def test_bad_levels_and_bad_answers_are_4xx_problems(on):

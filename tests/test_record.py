@@ -166,7 +166,8 @@ def test_records_can_be_filtered(client):
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=abc", "status=99", "status=x", "limit=-1"])
 def test_bad_filters_are_problems(client, query):
-    assert "Query parameter" in is_problem(client.get(f"/sandbox/traces?{query}"), 400)["detail"]
+    problem = is_problem(client.get(f"/sandbox/traces?{query}"), 422)
+    assert problem["errors"][0]["loc"] == ["query", query.split("=")[0]]
 
 
 def test_body_excerpt_is_bounded(live):

@@ -20,9 +20,12 @@ from playwright.sync_api import expect
 from test_browser import open_page
 
 from sandbox import create_app, notes
-from sandbox.inspector import SQLQuery, Toggle
+from sandbox.inspector import SQLQuery, Toggle, TraceFilter
+from sandbox.modules.api.views import NoteListQuery
+from sandbox.modules.indexing.views import OrderSearch, OrderTotal
+from sandbox.modules.logging.views import LineFilter
 from sandbox.registry import shutdown
-from sandbox.validation import BLANK, NOT_BLANK_PATTERN, components
+from sandbox.validation import BLANK, NOT_BLANK_PATTERN, components, query_parameters
 
 BIG_TITLE = "x" * 1_000_000  # a megabyte: under the 1 MiB body limit, 5,000 times TITLE_MAX
 
@@ -128,6 +131,86 @@ def test_the_document_schemas_are_generated_from_the_models(client):
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/NoteInput"
     }
+
+
+JSON_SCHEMA_WORDS = {"type", "minimum", "maximum", "default", "enum", "pattern", "maxLength"}
+GENERATED = [
+    ("/api/notes", NoteListQuery),
+    ("/sandbox/traces", TraceFilter),
+    ("/logging/lines", LineFilter),
+    ("/indexing/orders", OrderSearch),
+    ("/indexing/orders/total", OrderTotal),
+]
+
+
+@pytest.mark.parametrize(("path", "model"), GENERATED)
+def test_the_documents_query_parameters_are_generated_from_the_models(app, client, path, model):
+    operation = client.get("/api/openapi.json").json["paths"][path]["get"]
+    with app.app_context():  # the logging filter lists this sandbox's modules
+        assert operation["parameters"] == query_parameters(model)
+    # And they say what the model says, field by field (so a change to one shows in both).
+    by_name = {p["name"]: p for p in operation["parameters"]}
+    assert list(by_name) == list(model.model_fields)
+    for name, field in model.model_fields.items():
+        assert by_name[name]["in"] == "query"
+        assert by_name[name]["required"] is field.is_required()
+        assert by_name[name]["description"] == field.description
+        assert "null" not in json.dumps(by_name[name]["schema"])  # a query cannot send null
+        # JSON Schema's words only: pydantic's own ("ge", "le") would mean nothing to a client.
+        assert set(by_name[name]["schema"]) <= JSON_SCHEMA_WORDS, by_name[name]
+        if field.annotation in (int, int | None):
+            assert by_name[name]["schema"]["type"] == "integer"
+    if "limit" in by_name:
+        assert by_name["limit"]["schema"]["default"] == model.model_fields["limit"].default
+
+
+# Each bad query: the parameters it gets wrong, every one of them named in one answer.
+BAD_QUERIES = [
+    ("/api/notes?limit=5x&offset=-1&sort=colour", {"limit", "offset", "sort"}),
+    ("/api/notes?limit=5.5&pgae=2&colour=red", {"limit", "pgae", "colour"}),
+    ("/api/notes?limit=true&offset=%C2%B2", {"limit", "offset"}),
+    ("/api/notes?limit=%205&offset=5_0&limit=7", {"limit", "offset"}),
+    ("/api/notes?limit=101&q=" + "x" * (notes.SEARCH_MAX + 1), {"limit", "q"}),
+    ("/sandbox/traces?limit=0&status=x&satus=404", {"limit", "status", "satus"}),
+    ("/sandbox/traces?status=99&limit=", {"status", "limit"}),
+    (
+        "/logging/lines?level=LOUD&module=nope&after=1.0&limit=1001",
+        {"level", "module", "after", "limit"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "wrong"), BAD_QUERIES)
+def test_a_bad_query_is_one_422_naming_each_parameter(client, url, wrong):
+    problem = is_problem(client.get(url), 422)
+    assert problem["title"] == "Invalid query parameter"
+    assert {tuple(e["loc"]) for e in problem["errors"]} == {("query", name) for name in wrong}
+    assert {e["field"] for e in problem["errors"]} == wrong
+    for name in wrong:
+        assert name in problem["detail"]
+    for error in problem["errors"]:
+        assert error["message"] and error["fix"], error
+
+
+def test_query_numbers_are_read_from_text_and_unknown_names_say_what_is_expected(client):
+    page = client.get("/api/notes?limit=3&offset=0&sort=-title&tag=&q=")
+    assert page.status_code == 200 and page.json["limit"] == 3
+    assert client.get("/sandbox/traces?limit=2&status=200").status_code == 200
+    problem = is_problem(client.get("/api/notes?page=2"), 422)
+    (error,) = problem["errors"]
+    assert error["message"] == "Unknown query parameter. Expected: limit, offset, tag, q, sort."
+    assert error["fix"] == 'Remove "page" (or check its spelling).'
+    (error,) = is_problem(client.get("/api/notes?limit=5x"), 422)["errors"]
+    assert error["message"] == 'Must be a whole number, not a string ("5x").'
+    fix = "Send limit= as a whole number from 1 to 100 (notes per page), or leave it out (then 20)."
+    assert error["fix"] == fix
+
+
+def test_off_the_notes_list_query_is_still_checked(off):
+    """The validation module's switch lets bad NOTES in; a query stores nothing."""
+    assert off.post("/api/notes", json={"title": 42}).status_code == 201  # off indeed
+    problem = is_problem(off.get("/api/notes?limit=100000&sort=colour"), 422)
+    assert {e["field"] for e in problem["errors"]} == {"limit", "sort"}
 
 
 def test_a_tag_of_unit_separator_is_refused_by_the_document_and_the_code_alike(client):

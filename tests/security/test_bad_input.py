@@ -173,17 +173,18 @@ def test_a_huge_note_id_is_a_404_problem_not_a_crash(locked):
 
 
 @pytest.mark.parametrize("database", [True, False], ids=["sqlite", "memory"])
-def test_a_search_term_over_the_limit_is_a_400_that_names_the_limit(locked, database):
+def test_a_search_term_over_the_limit_is_a_422_that_names_the_limit(locked, database):
     switch = {"enabled": database}
     assert locked.request("PATCH", "/sandbox/modules/database", json=switch).ok
     # 50,000 characters: SQLite itself refuses such a LIKE pattern ("pattern too complex").
-    problem = is_problem(locked.get("/api/notes", params={"q": "a" * 50_000}), 400)
-    assert f"at most {notes.SEARCH_MAX} characters" in problem["detail"]
-    assert "50000 sent" in problem["detail"]
+    problem = is_problem(locked.get("/api/notes", params={"q": "a" * 50_000}), 422)
+    (error,) = problem["errors"]
+    assert error["loc"] == ["query", "q"]
+    assert error["message"] == f"At most {notes.SEARCH_MAX} characters (50000 sent)."
     assert problem["title"] == "Invalid query parameter"
     longest = locked.get("/api/notes", params={"q": "%_\\" * (notes.SEARCH_MAX // 3)})
     assert longest.status_code == 200 and longest.json()["total"] == 0
-    is_problem(locked.get("/api/notes", params={"q": "x" * (notes.SEARCH_MAX + 1)}), 400)
+    is_problem(locked.get("/api/notes", params={"q": "x" * (notes.SEARCH_MAX + 1)}), 422)
 
 
 def test_the_document_states_the_search_limit(locked):

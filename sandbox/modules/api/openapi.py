@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox import notes
 from sandbox.openapi import (
     ETAG,
     NOT_MODIFIED,
@@ -14,39 +13,17 @@ from sandbox.openapi import (
     body,
     ok,
     problems,
-    query,
     ref,
 )
+from sandbox.validation import query_parameters
+
+from .views import NoteListQuery
 
 
 def openapi() -> dict[str, Any]:
     """Describe every endpoint of the notes API."""
-    list_params = [
-        query(
-            "limit",
-            {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-            "Notes per page",
-        ),
-        query(
-            "offset",
-            {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0},
-            "Notes to skip",
-        ),
-        query("tag", {"type": "string"}, "Only notes with this tag"),
-        query(
-            "q",
-            {"type": "string", "maxLength": notes.SEARCH_MAX},
-            "Only notes whose title or body contains this text",
-        ),
-        query(
-            "sort",
-            {
-                "type": "string",
-                "enum": ["created", "-created", "updated", "-updated", "title", "-title"],
-            },
-            "Order; a leading '-' means descending",
-        ),
-    ]
+    # Generated from the model that checks the query: the two cannot disagree.
+    list_params = query_parameters(NoteListQuery)
     note = ok("The note", ref("Note"), headers=ETAG)
     return {
         "tags": [{"name": "api", "description": "The notes API (the api module)"}],
@@ -70,7 +47,7 @@ def openapi() -> dict[str, Any]:
                             },
                         ),
                         **NOT_MODIFIED,
-                        **problems(400, 401, 404),
+                        **problems(401, 404, 422),
                     },
                 },
                 "post": {

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import hashlib
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, Response, json, render_template, request, send_from_directory, url_for
+from pydantic import Field
 
 from sandbox import notes
-from sandbox.errors import InvalidQuery, SandboxError
+from sandbox.errors import SandboxError
 from sandbox.openapi import document
-from sandbox.validation import json_body
+from sandbox.validation import Query, QueryInt, json_body, read_query
 
 # template_folder: the module's pages live in its own folder, with the rest of it.
 bp = Blueprint("api", __name__, url_prefix="/api", template_folder="templates")
 
-LIST_PARAMS = ("limit", "offset", "tag", "q", "sort")
 SORTS = [s for key in notes.SORTS for s in (key, "-" + key)]
+
+
+class NoteListQuery(Query):
+    """What ``GET /api/notes`` may be asked: a page, a filter, an order.
+
+    The same model checks the query string and writes the operation's ``parameters`` in
+    the OpenAPI document (:func:`sandbox.validation.query_parameters`).
+    """
+
+    limit: QueryInt = Field(20, ge=1, le=100, description="Notes per page")
+    offset: QueryInt = Field(0, ge=0, le=10**9, description="Notes to skip")
+    tag: str | None = Field(None, description="Only notes with this tag")
+    q: str | None = Field(
+        None,
+        max_length=notes.SEARCH_MAX,
+        description="Only notes whose title or body contains this text",
+    )
+    sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
+        "created", description="Order; a leading '-' means descending"
+    )
 
 
 class PreconditionFailed(SandboxError):
@@ -70,36 +90,19 @@ def check_if_match(note_id: int) -> None:
         )
 
 
-def _int_param(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    # isascii() too: "²".isdigit() is true, and int("²") fails.
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidQuery(
-            f"Query parameter '{name}' must be a whole number from {low} to {high} (got {raw!r})."
-        )
-    return int(raw)
-
-
 def _list_query() -> notes.Query:
-    unknown = sorted(set(request.args) - set(LIST_PARAMS))
-    if unknown:
-        raise InvalidQuery(
-            f"Unknown query parameter {unknown[0]!r}. Use: {', '.join(LIST_PARAMS)}."
-        )
-    sort = request.args.get("sort", "created")
-    if sort not in SORTS:
-        raise InvalidQuery(
-            f"sort must be one of {', '.join(SORTS)} ('-' means descending); got {sort!r}."
-        )
+    # Always checked, even with the validation module off: that module's switch is about
+    # what gets INTO the database (a note's body). A query only reads; a wrong one can
+    # store nothing, it can only answer the wrong page without saying so (and an absurd
+    # limit or offset would make the database do needless work).
+    asked = read_query(NoteListQuery)
     return notes.Query(
-        tag=request.args.get("tag") or None,
-        q=request.args.get("q") or None,
-        sort=sort.lstrip("-"),
-        descending=sort.startswith("-"),
-        limit=_int_param("limit", 20, 1, 100),
-        offset=_int_param("offset", 0, 0, 10**9),
+        tag=asked.tag or None,  # "?tag=" is no filter, as if it were left out
+        q=asked.q or None,
+        sort=asked.sort.lstrip("-"),
+        descending=asked.sort.startswith("-"),
+        limit=asked.limit,
+        offset=asked.offset,
     )
 
 

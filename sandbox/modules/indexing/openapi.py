@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.openapi import OBJECT, body, content, ok, path_param, problems, query, ref
-from sandbox.validation import components
+from sandbox.openapi import OBJECT, body, content, ok, path_param, problems, ref
+from sandbox.validation import components, query_parameters
 
 from .indexes import MAX_COLUMNS, WHITELIST
-from .orders import STATUSES
-from .views import IndexingOrdersRequest
+from .views import IndexingOrdersRequest, OrderSearch, OrderTotal
 
 
 def index_body(table: str, columns: tuple[str, ...]) -> dict[str, Any]:
@@ -34,8 +33,6 @@ def index_body(table: str, columns: tuple[str, ...]) -> dict[str, Any]:
 
 # One shape per table: a column is allowed only with the table it belongs to.
 INDEX = {"oneOf": [index_body(table, columns) for table, columns in WHITELIST.items()]}
-CUSTOMER = {"type": "string", "pattern": "^c[0-9]{4}$"}
-SINCE = {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+Z?)?$"}
 
 
 def problem(status: int, description: str) -> dict[str, Any]:
@@ -59,14 +56,10 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "The 50 latest orders that match: with its SQL, plan and time",
                     "tags": tag,
-                    "parameters": [
-                        query("customer", CUSTOMER, "A customer, c0001 to c5000"),
-                        query("status", {"type": "string", "enum": list(STATUSES)}, "A status"),
-                        query("since", SINCE, "Orders made on or after this day"),
-                    ],
+                    "parameters": query_parameters(OrderSearch),  # from the model that checks
                     "responses": {
                         "200": ok("The orders, the SQL, its plan", OBJECT),
-                        **problems(400),
+                        **problems(422),
                     },
                 },
                 "post": {
@@ -89,15 +82,10 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "A customer's number of orders and spending (cents)",
                     "tags": tag,
-                    "parameters": [
-                        {
-                            **query("customer", CUSTOMER, "A customer, c0001 to c5000"),
-                            "required": True,
-                        }
-                    ],
+                    "parameters": query_parameters(OrderTotal),
                     "responses": {
                         "200": ok("The totals, the SQL, its plan", OBJECT),
-                        **problems(400),
+                        **problems(422),
                     },
                 }
             },

@@ -7,17 +7,16 @@ dropping indexes needs the module on.
 
 from __future__ import annotations
 
-import re
 import time
-from typing import Any
+from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 from pydantic import Field
 
 from sandbox import db
-from sandbox.errors import InvalidQuery, SandboxError
+from sandbox.errors import SandboxError
 from sandbox.record import event
-from sandbox.validation import Body, Whole, read
+from sandbox.validation import Body, Query, Whole, read, read_query
 
 from . import indexes, orders
 from .plans import planner
@@ -27,8 +26,9 @@ bp = Blueprint("indexing", __name__, url_prefix="/indexing")
 open_bp = Blueprint("indexing_open", __name__, url_prefix="/indexing")
 
 GENERATE_MAX = 200_000
-CUSTOMER = re.compile(r"c\d{4}")
-DAY = re.compile(r"\d{4}-\d{2}-\d{2}(T[\d:.]+Z?)?")
+# [0-9], not \d: \d also matches other scripts' digits ("c٠٠٤٢"), which no customer id has.
+CUSTOMER = "^c[0-9]{4}$"
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+Z?)?$"
 
 
 class TooManyOrders(SandboxError):
@@ -126,34 +126,40 @@ def table_indexes(table: str) -> list[str]:
 # --- the questions ---
 
 
+class OrderSearch(Query):
+    """What the orders search may be asked: any of a customer, a status and a first day."""
+
+    customer: str | None = Field(
+        None, pattern=CUSTOMER, description="A customer id: c and four digits, c0001 to c5000"
+    )
+    status: Literal[tuple(orders.STATUSES)] | None = Field(None, description="A status")  # type: ignore[valid-type]
+    since: str | None = Field(
+        None,
+        pattern=DAY,
+        description="Orders made on or after this day (2024-06-01) or time (2024-06-01T12:00:00Z)",
+    )
+
+
+class OrderTotal(Query):
+    """What the totals question needs: one customer."""
+
+    customer: str = Field(
+        pattern=CUSTOMER, description="A customer id: c and four digits, c0001 to c5000"
+    )
+
+
 @open_bp.get("/orders")
 def search() -> dict[str, Any]:
     """The 50 latest orders, of a customer (?customer=), a status (?status=), since a day."""
-    filters: dict[str, str] = {}
-    if "customer" in request.args:
-        filters["customer"] = valid_customer(request.args["customer"])
-    if "status" in request.args:
-        if request.args["status"] not in orders.STATUSES:
-            raise InvalidQuery(f"'status' is one of: {', '.join(orders.STATUSES)}.")
-        filters["status"] = request.args["status"]
-    if "since" in request.args:
-        if not DAY.fullmatch(request.args["since"]):
-            raise InvalidQuery("'since' is a day, 2024-06-01, or a time, 2024-06-01T12:00:00Z.")
-        filters["since"] = request.args["since"]
+    asked = read_query(OrderSearch)
+    filters = {k: v for k, v in asked.model_dump().items() if v is not None}
     return answer(orders.search_sql(filters), filters)
 
 
 @open_bp.get("/orders/total")
 def total() -> dict[str, Any]:
     """How many orders a customer made and what they spent, in cents."""
-    customer = valid_customer(request.args.get("customer"))
-    return answer(orders.TOTAL, {"customer": customer})
-
-
-def valid_customer(customer: str | None) -> str:
-    if customer is None or not CUSTOMER.fullmatch(customer):
-        raise InvalidQuery("'customer' is a customer id: c and four digits, c0001 to c5000.")
-    return customer
+    return answer(orders.TOTAL, {"customer": read_query(OrderTotal).customer})
 
 
 @open_bp.get("/queries")

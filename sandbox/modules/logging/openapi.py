@@ -4,30 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from sandbox.openapi import OBJECT, body, content, ok, problems
+from sandbox.validation import components, query_parameters
 
-from sandbox.openapi import OBJECT, body, content, ok, problems, query
-from sandbox.validation import components
-
-from .logs import LEVELS
-from .views import BugAnswer, BugSwitch, LevelChange, NPlusOneAnswer, RecordAnswer
-
-RECORD_ID = {"type": "string", "maxLength": 40}
-AFTER = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
-LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000}
-
-
-def _writers() -> list[str]:
-    """Return the names of the loggers' modules: every module, the core and the notes."""
-    registry = current_app.extensions.get("sandbox.registry")
-    return sorted({*(registry.modules if registry else ()), "sandbox", "notes"})
+from .views import BugAnswer, BugSwitch, LevelChange, LineFilter, NPlusOneAnswer, RecordAnswer
 
 
 def openapi() -> dict[str, Any]:
     """Describe the logging module's routes."""
     tag = ["logging"]
-    writers = _writers()
-    level = {"type": "string", "enum": list(LEVELS)}
     return {
         "schemas": components(LevelChange, BugSwitch, BugAnswer, RecordAnswer, NPlusOneAnswer),
         "tags": [{"name": "logging", "description": "Structured logs and planted bugs (logging)"}],
@@ -43,15 +28,9 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Log lines that match the filters, oldest first",
                     "tags": tag,
-                    "parameters": [
-                        query("level", level, "This level and above"),
-                        query("module", {"type": "string", "enum": writers}, "One module's"),
-                        query("record", RECORD_ID, "One record's lines"),
-                        query("q", {"type": "string", "maxLength": 200}, "Text in the message"),
-                        query("after", AFTER, "Lines after this seq"),
-                        query("limit", LIMIT, "At most this many lines"),
-                    ],
-                    "responses": {"200": ok("The lines", OBJECT), **problems(400)},
+                    # Generated from the model that checks the filters.
+                    "parameters": query_parameters(LineFilter),
+                    "responses": {"200": ok("The lines", OBJECT), **problems(422)},
                 }
             },
             "/logging/levels": {

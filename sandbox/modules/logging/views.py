@@ -9,15 +9,15 @@ from __future__ import annotations
 import random
 from typing import Any, Literal
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from sandbox import db
-from sandbox.errors import InvalidQuery, SandboxError, ValidationFailed
+from sandbox.errors import SandboxError, ValidationFailed
 from sandbox.record import current_record, event, outside_request, records
 from sandbox.registry import registry
-from sandbox.validation import Body, Whole, read
+from sandbox.validation import Body, Query, QueryInt, Whole, read, read_query
 
 from . import bugs, logs
 
@@ -48,40 +48,49 @@ def viewer() -> str:
     )
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidQuery(f"'{name}' must be a whole number from {low} to {high} ({raw!r} sent).")
-    return int(raw)
+def writers() -> list[str]:
+    """Return the names of the loggers' modules: every module, the core and the notes."""
+    found = current_app.extensions.get("sandbox.registry")
+    return sorted({*(found.modules if found else ()), "sandbox", "notes"})
 
 
-def _filters() -> dict[str, Any]:
-    """Read and check the viewer's filters; a wrong one is a 400 that says what fits."""
-    level = request.args.get("level")  # in capitals, as Python's logging names them
-    if level is not None and level not in logs.LEVELS:
-        raise InvalidQuery(
-            f"There is no level {request.args['level']!r}. The levels, lowest first: "
-            f"{', '.join(logs.LEVELS)}; level=WARNING shows WARNING and above."
-        )
-    text = request.args.get("q") or None
-    if text is not None and len(text) > TEXT_MAX:
-        raise InvalidQuery(f"'q' may have at most {TEXT_MAX} characters ({len(text)} sent).")
-    module = request.args.get("module")
-    known = {*registry().modules, "sandbox", "notes"}
-    if module is not None and module not in known:
-        raise InvalidQuery(
-            f"There is no module {module!r} writing logs. Try one of: {', '.join(sorted(known))}."
-        )
-    record = request.args.get("record") or None
-    if record is not None and len(record) > RECORD_MAX:
-        raise InvalidQuery(f"'record' is a record id: at most {RECORD_MAX} characters.")
+def _writers_enum(schema: dict[str, Any]) -> None:
+    # The document lists the modules this sandbox has (they are known when it is asked).
+    schema["enum"] = writers()
+
+
+class LineFilter(Query):
+    """The viewer's filters: which lines, and how many (one model checks and documents)."""
+
+    level: Literal[tuple(logs.LEVELS)] | None = Field(  # type: ignore[valid-type]
+        None, description="This level and above: level=WARNING shows WARNING and ERROR"
+    )
+    module: str | None = Field(None, description="One module's", json_schema_extra=_writers_enum)
+    record: str | None = Field(None, max_length=RECORD_MAX, description="One record's lines")
+    q: str | None = Field(None, max_length=TEXT_MAX, description="Text in the message")
+    after: QueryInt = Field(0, ge=0, le=2**63 - 1, description="Lines after this seq")
+    limit: QueryInt = Field(100, ge=1, le=LINES_MAX, description="At most this many lines")
+
+    @field_validator("module")
+    @classmethod
+    def _known(cls, module: str | None) -> str | None:
+        known = writers()
+        if module is not None and module not in known:
+            raise PydanticCustomError(
+                "unknown_module",
+                "There is no module {module} writing logs. Try one of: {known}.",
+                {"module": repr(module), "known": ", ".join(known)},
+            )
+        return module
+
+
+def _filters(asked: LineFilter) -> dict[str, Any]:
+    """Turn the checked filters into what a line is matched against."""
     return {
-        "level": logging_number(level) if level else None,
-        "module": module,
-        "record": record,
-        "q": text.lower() if text else None,
+        "level": logging_number(asked.level) if asked.level else None,
+        "module": asked.module,
+        "record": asked.record or None,  # "?record=" is no filter, as if it were left out
+        "q": asked.q.lower() if asked.q else None,
     }
 
 
@@ -106,9 +115,8 @@ def _matches(line: dict[str, Any], f: dict[str, Any]) -> bool:
 @open_bp.get("/lines")
 def lines() -> dict[str, Any]:
     """The newest log lines that match the filters, oldest first; ``after`` for a live tail."""
-    filters = _filters()
-    after = _int_arg("after", 0, 0, 2**63 - 1)
-    limit = _int_arg("limit", 100, 1, LINES_MAX)
+    asked = read_query(LineFilter)
+    filters, after, limit = _filters(asked), asked.after, asked.limit
     every = logs.buffer().snapshot()
     found = [line for line in every if line["seq"] > after and _matches(line, filters)]
     return {
