@@ -205,6 +205,9 @@ def test_index_under_a_prefix_hands_the_script_every_api_url(client, lessons):
         "data-copy-url": f"{PREFIX}/sandbox/traces/__ID__/as/__FORMAT__",
         "data-static-url": f"{PREFIX}/static/",
         "data-favicon-url": f"{PREFIX}/favicon.ico",
+        "data-snapshots-url": f"{PREFIX}/sandbox/snapshots",
+        "data-snapshot-url": f"{PREFIX}/sandbox/snapshots/__NAME__",
+        "data-restore-url": f"{PREFIX}/sandbox/snapshots/__NAME__/restore",
     }
     assert f'href="{PREFIX}/server/get"' in page
     assert f'href="{PREFIX}/static/sandbox.css"' in page
