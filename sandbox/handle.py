@@ -313,6 +313,11 @@ class Sandbox:
         data = self._api("GET", "/sandbox/modules")
         return display.Table(data["modules"], ["name", "enabled", "title", "url_prefix"])
 
+    def switch(self, **states: bool) -> display.Table:
+        """Switch several modules at once: ``sb.switch(encryption=True, auth=False)``."""
+        data = self._api("PATCH", "/sandbox/modules", json=states)
+        return display.Table(data["modules"], ["name", "enabled", "title", "url_prefix"])
+
     def enable(self, name: str) -> dict[str, Any]:
         """Switch a module on."""
         return self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": True})
