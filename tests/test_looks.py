@@ -44,3 +44,52 @@ def test_notebook_tables_read_left_aligned_under_jupyterlabs_css(browser):
             assert set(page.evaluate(ALIGNMENTS)) == {"left"}
     finally:
         page.close()
+
+
+# --- the record panel: long header values stay inside their own column ---
+
+LONG_HEADERS = {
+    # What a browser really sends: long values with and without places to break.
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 " * 3,
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+    "X-Request-Token": "x" * 600,
+    "X-Trace-Context": "00-" + "0af7651916cd43dd8448eb211c80319c" * 8 + "-01",
+}
+MEASURE_RECORD = """() => {
+  const box = (el) => el.getBoundingClientRect();
+  const [request, response] = document.querySelectorAll('tr.trace-details .record-block');
+  const tables = [...document.querySelectorAll('tr.trace-details table.kv')];
+  return {
+    request: box(request).toJSON(),
+    response: box(response).toJSON(),
+    tables: tables.map((t) => ({
+      box: box(t).toJSON(), parent: box(t.parentElement).toJSON(),
+      hidden: [...t.querySelectorAll('th, td')].filter((c) => !box(c).width).length,
+    })),
+    page: document.documentElement.scrollWidth, viewport: window.innerWidth,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_record_panels_header_tables_stay_inside_their_column(browser, live, width):
+    from test_browser import open_page, screenshot, wait_live
+
+    with open_page(browser, live.url + "/") as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        wait_live(page)
+        live.get("/server/headers", headers=LONG_HEADERS)
+        row = page.locator("tr.trace", has_text="/server/headers")
+        row.click()
+        page.locator("tr.trace-details table.kv").first.wait_for()
+        seen = page.evaluate(MEASURE_RECORD)
+        screenshot(page.locator("tr.trace-details"), f"record-headers-{width}")
+    for table in seen["tables"]:
+        # The table fits its block (a long value wraps or scrolls inside its cell).
+        assert table["box"]["right"] <= table["parent"]["right"] + 1, (width, table)
+        assert table["hidden"] == 0, f"header names or values hidden at {width} px"
+    if width >= 1000:  # side by side: the Request table never runs under the Response one
+        assert seen["request"]["right"] <= seen["response"]["left"], seen
+    assert seen["page"] <= seen["viewport"], f"the page scrolls sideways at {width} px: {seen}"
