@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from sandbox import display
 
@@ -93,3 +94,13 @@ def test_the_record_panels_header_tables_stay_inside_their_column(browser, live,
     if width >= 1000:  # side by side: the Request table never runs under the Response one
         assert seen["request"]["right"] <= seen["response"]["left"], seen
     assert seen["page"] <= seen["viewport"], f"the page scrolls sideways at {width} px: {seen}"
+
+
+def test_the_switch_on_a_module_off_page_turns_it_on_and_reloads(browser, live):
+    from test_browser import open_page
+
+    with open_page(browser, live.url + "/jobs") as page:
+        expect(page.get_by_role("heading", level=1)).to_have_text("The jobs module is off")
+        page.get_by_role("button", name="Switch jobs on and reload").click()
+        expect(page.locator("body")).to_contain_text('"jobs"')  # the route's own JSON now
+    assert live.get("/sandbox/modules/jobs").json()["enabled"] is True
