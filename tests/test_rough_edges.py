@@ -42,3 +42,27 @@ def test_the_schema_is_tables_for_a_browser_and_json_for_everyone_else(client):
             assert f"<code>{column['name']}</code>" in page.text
     assert "curl http://localhost/database/schema" in page.text  # the address it was asked at
     assert client.get("/database/schema", headers={"Accept": "*/*"}).mimetype == "application/json"
+
+
+WRITTEN = ("127.0.0.1:5000", "localhost:5000")
+
+
+@pytest.mark.parametrize("page", ["/readme", "/lessons/encryption", "/lessons/auth"])
+def test_the_readme_and_lessons_show_the_address_the_sandbox_was_reached_at(client, page):
+    here = "http://localhost:8123/user/ada/proxy/8123"
+    html = client.get(page, base_url=here).text
+    assert here in html
+    assert not [w for w in WRITTEN if w in html], "an example still names the default address"
+    # Reached at the address the texts are written for, they read as written.
+    assert "127.0.0.1:5000" in client.get(page, base_url="http://127.0.0.1:5000").text
+
+
+def test_the_hints_show_the_address_the_sandbox_was_reached_at(client):
+    here = "http://localhost:8123"
+    hints = [c["hint"] for c in client.get("/sandbox/progress", base_url=here).json["challenges"]]
+    assert any(f"curl -L {here}/server/redirect/3" in h for h in hints)
+    assert not [h for h in hints if any(w in h for w in WRITTEN)]
+
+
+def test_the_landing_page_links_the_readme(client):
+    assert 'href="/readme"' in client.get("/").text
