@@ -6,6 +6,7 @@ Runs Chromium headless through Playwright (the ``browser`` fixture in conftest.p
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -104,3 +105,121 @@ def test_the_switch_on_a_module_off_page_turns_it_on_and_reloads(browser, live):
         page.get_by_role("button", name="Switch jobs on and reload").click()
         expect(page.locator("body")).to_contain_text('"jobs"')  # the route's own JSON now
     assert live.get("/sandbox/modules/jobs").json()["enabled"] is True
+
+
+# --- every main page at a laptop's and a phone's width ---
+
+WIDTHS = (1280, 390)
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # test-only, see tests/vendor/README.md
+# Interactive elements: what a learner clicks, taps or types into.
+INTERACTIVE = "a[href], button, input, select, textarea, summary, [role=button], [tabindex]"
+MEASURE_PAGE = """(selector) => {
+  const visible = (el) => {
+    const style = getComputedStyle(el);
+    return style.visibility !== 'hidden' && style.display !== 'none' && el.getClientRects().length;
+  };
+  const boxes = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (!visible(el)) continue;
+    // One box per line of a link that wraps: its bounding box would span both lines.
+    for (const r of el.getClientRects()) {
+      if (r.width < 1 || r.height < 1 || r.right <= 0 || r.bottom <= 0) continue;  // off-screen
+      boxes.push({el, r, name: `${el.tagName.toLowerCase()} "${(el.textContent || el.name
+        || el.id || '').trim().slice(0, 40)}"`});
+    }
+  }
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      if (a.el === b.el || a.el.contains(b.el) || b.el.contains(a.el)) continue;
+      // A label and its own input are one control.
+      if (a.el.control === b.el || b.el.control === a.el) continue;
+      const w = Math.min(a.r.right, b.r.right) - Math.max(a.r.left, b.r.left);
+      const h = Math.min(a.r.bottom, b.r.bottom) - Math.max(a.r.top, b.r.top);
+      const size = `${Math.round(w)}x${Math.round(h)} px`;
+      if (w > 2 && h > 2) overlaps.push(`${a.name} and ${b.name} (${size})`);
+    }
+  }
+  const wide = [...document.querySelectorAll('body *')].filter((el) => {
+    const r = el.getBoundingClientRect();
+    return r.width && r.right > window.innerWidth + 1 && visible(el)
+      && !el.closest('.table-wrap, pre, .code, [data-scroll]');
+  }).slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className} right ${Math.round(
+    el.getBoundingClientRect().right)}`);
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    overlaps: overlaps.slice(0, 10),
+    wide,
+  };
+}"""
+
+
+def main_pages(live) -> dict[str, str]:
+    """Return {name: path} for every page a learner opens."""
+    from sandbox.pages import lesson_names
+    from sandbox.registry import load_modules
+
+    pages = {
+        "landing": "/",
+        "readme": "/readme",
+        "notes": "/notes/",
+        "note-new": "/notes/new",
+        "note": "/notes/1",
+        "sql-console": "/database/console",
+        "schema": "/database/schema",
+        "api-explorer": "/api/docs/",
+        "logs": "/logging/",
+        "module-off": "/jobs",
+    }
+    pages.update({f"lesson-{name}": f"/lessons/{name}" for name in lesson_names()})
+    # A module's source page: every module's is the same template, the shortest two stand in
+    # for all (the longest is 40,000 px of highlighted code).
+    for module in load_modules()[1:3]:
+        pages[f"source-{module.name}"] = f"/modules/{module.name}/source"
+    return pages
+
+
+@pytest.fixture(scope="module")
+def looks_server(tmp_path_factory):
+    """One sandbox for every page: a few requests in its feed, so the tables are not empty."""
+    from helpers import serve
+
+    from sandbox import create_app
+    from sandbox.registry import shutdown
+
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path_factory.mktemp("looks") / "data")})
+    with serve(app) as live:
+        for path in ("/server/get", "/server/status/418", "/api/notes?limit=2", "/nothing"):
+            live.get(path)
+        yield live
+    shutdown(app)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_main_page_fits_the_screen_with_no_overlapping_controls(browser, looks_server, width):
+    from test_browser import SCREENSHOTS
+
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, reduced_motion="reduce", accept_downloads=False
+    )
+    SCREENSHOTS.mkdir(exist_ok=True)
+    problems = []
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        for name, path in main_pages(looks_server).items():
+            page.goto(looks_server.url + path, wait_until="load")
+            # What a learner sees first; the measurements below cover the whole page.
+            page.screenshot(path=SCREENSHOTS / f"page-{name}-{width}.png")
+            seen = page.evaluate(MEASURE_PAGE, INTERACTIVE)
+            if seen["scrollWidth"] > seen["innerWidth"]:
+                problems.append(f"{path} at {width} px scrolls sideways: {seen}")
+            if seen["overlaps"]:
+                problems.append(f"{path} at {width} px: overlapping {seen['overlaps']}")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
