@@ -118,6 +118,9 @@ def markdown_page(path: Path, name: str) -> str:
         extensions=["fenced_code", "tables", "toc", "codehilite"],
         extension_configs={"codehilite": {"guess_lang": False}},
     )
+    # A code block or table wider than the screen scrolls in its own box; tabindex lets a
+    # keyboard reach it to scroll it too (arrow keys), not only a mouse or a finger.
+    html = html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
     return render_template(
         "lesson.html",
         name=name,

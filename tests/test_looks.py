@@ -223,3 +223,39 @@ def test_every_main_page_fits_the_screen_with_no_overlapping_controls(browser, l
     finally:
         context.close()
     assert not problems, "\n".join(problems)
+
+
+RUN_AXE = """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+  .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 3)
+    .map((n) => n.target.join(' ')).join(', ')}`)"""
+
+
+def test_no_serious_accessibility_violations_on_the_main_pages(browser, looks_server):
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+    assert AXE.is_file(), "tests/vendor/axe.min.js is missing: see tests/vendor/README.md"
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    found = {}
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        # Every lesson and source page is the same template with other text: two lessons
+        # (tables, code, long lines) and one source page stand in for the rest, to keep the
+        # check under half a minute (the screenshot test above still opens every lesson).
+        pages = {
+            name: path
+            for name, path in main_pages(looks_server).items()
+            if not name.startswith(("lesson-", "source-"))
+            or name in ("lesson-encryption", "lesson-auth", "source-database")
+        }
+        for name, path in pages.items():
+            page.goto(looks_server.url + path)
+            if name == "api-explorer":  # Swagger UI draws the page after it loads
+                page.locator(".opblock").first.wait_for()
+            page.add_script_tag(path=str(AXE))
+            if violations := page.evaluate(RUN_AXE):
+                found[path] = violations
+    finally:
+        context.close()
+    assert not found, "\n".join(f"{path}: {v}" for path, vs in found.items() for v in vs)
