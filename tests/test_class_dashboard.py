@@ -511,7 +511,7 @@ def test_class_progress_in_a_notebook(room, teacher, ada, bob):
     assert table[0]["name"] == "Ada" and table[0]["solved"] == f"1/{total(room)}"
     assert table[0]["server"] == f"1/{total(room, 'server')}"
     assert table[0]["last_error"] == "404 /api/notes/424242"
-    assert "<table>" in table._repr_html_() and "Bob" in table._repr_html_()
+    assert "<table class='sbx-table'>" in table._repr_html_() and "Bob" in table._repr_html_()
     with Sandbox.connect(room.url, token=ada.token) as sb, pytest.raises(SandboxProblem) as refused:
         sb.class_progress()
     assert refused.value.response.status_code == 403

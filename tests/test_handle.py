@@ -75,7 +75,7 @@ def test_toggles_from_the_handle(sb):
     assert sb.enable("server")["enabled"] is True
     with pytest.raises(SandboxProblem, match="no module named 'nope'"):
         sb.enable("nope")
-    assert "<table>" in sb.modules._repr_html_()
+    assert "<table class='sbx-table'>" in sb.modules._repr_html_()
 
 
 def test_sql_and_db_see_the_same_file(sb):
@@ -93,7 +93,7 @@ def test_sql_and_db_see_the_same_file(sb):
     rows = sb.sql("select title from notes where title = 'from sb.db'")
     assert rows == [{"title": "from sb.db"}]
     plan = sb.sql("select * from notes where id = 1", explain=True).plan
-    assert plan and "<table>" in sb.sql("select 1 as one")._repr_html_()
+    assert plan and "<table class='sbx-table'>" in sb.sql("select 1 as one")._repr_html_()
     with pytest.raises(SandboxProblem, match="read-only"):
         sb.sql("delete from notes")
 
