@@ -87,7 +87,7 @@ class Sandbox:
         self._db: Any = None
         self._settings: dict[str, Any] = {}
         # What this notebook works on, for sb.progress(): the module last switched on here,
-        # and the first part of the last path requested ("auth" for /auth/login).
+        # and the first part of the last path requested ("notes" for /notes/1).
         self._switched_on: str | None = None
         self._requested: str | None = None
 
