@@ -71,7 +71,27 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(notes_pages.bp)
     app.cli.add_command(modules_cli)
+    app.extensions["sandbox.setting_warnings"] = settings.misspelled(
+        config_file_names(app), known_settings(app)
+    )
     return app
+
+
+def config_file_names(app: Flask) -> list[str]:
+    """Return the setting names the data dir's config.py sets, in its order."""
+    from flask import Config
+
+    given = Config(app.instance_path)
+    given.from_pyfile("config.py", silent=True)
+    return list(given)
+
+
+def known_settings(app: Flask) -> set[str]:
+    """Return every setting's name: the sandbox's, each module's and Flask's own."""
+    from . import settings
+
+    modules = app.extensions["sandbox.registry"].modules.values()
+    return {*settings.defaults(), *app.default_config, *(n for m in modules for n in m.settings)}
 
 
 def __getattr__(name: str) -> Any:

@@ -149,7 +149,15 @@ def main(
 ) -> None:
     """Start the backend sandbox, or manage its modules."""
     if reset:
-        db.wipe_dir(data_dir)
+        wiped = db.wipe_dir(data_dir)
+        if wiped:
+            click.echo(
+                f"Reset: deleted {', '.join(f.name for f in wiped)} in {data_dir.resolve()}: "
+                "notes, accounts, switches and progress start again from the seed "
+                "(the secret key is kept)."
+            )
+        else:
+            click.echo(f"Reset: no database in {data_dir.resolve()} yet, nothing to wipe.")
     config = {"SANDBOX_DATA_DIR": str(data_dir), "SANDBOX_HOST": host}
     # Only what was given on the command line: otherwise the data dir's config.py decides.
     if threads is not None:
@@ -178,6 +186,8 @@ def main(
         ctx.obj = create_app(config)
     except PresetError as error:
         raise click.ClickException(str(error)) from None
+    for warning in ctx.obj.extensions["sandbox.setting_warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
     if ctx.invoked_subcommand is None:
         serve(ctx.obj, host, port, https=https, overrides=config)
     else:  # commands that use Flask's current_app (`users add`) find this app, as under `flask`

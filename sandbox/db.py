@@ -459,11 +459,19 @@ def create_tables(app: Flask, sql: str) -> None:
         conn.close()
 
 
-def wipe_dir(data_dir: Path) -> None:
-    """Delete the database files in a data dir (for ``--reset``); the secret key is kept."""
+def wipe_dir(data_dir: Path) -> list[Path]:
+    """Delete the database files in a data dir (for ``--reset``) and return those that existed.
+
+    The secret key is kept: cookies and share links signed before the reset stay valid.
+    """
     path = Path(data_dir) / DATABASE_FILE
+    wiped = []
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+        file = Path(f"{path}{suffix}")
+        if file.exists():
+            file.unlink()
+            wiped.append(file)
+    return wiped
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,8 @@ STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
 
 _STYLE = (
     "<style>.sbx table{border-collapse:collapse;font-size:13px;margin:4px 0}"
-    ".sbx td,.sbx th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;"
+    ".sbx table.sbx-table td,.sbx table.sbx-table th{border:1px solid #d0d7de;"
+    "padding:3px 8px;text-align:left;"
     "vertical-align:top}.sbx th{background:#f6f8fa}.sbx pre{margin:0;white-space:pre-wrap;"
     "max-height:24em;overflow:auto}.sbx code{font-size:12px}</style>"
 )
@@ -36,12 +37,19 @@ def _cell(value: Any) -> str:
     return escape("" if value is None else str(value))
 
 
+# On each cell itself, not only in the <style> above: JupyterLab right-aligns table cells
+# with a rule as specific as ours that may come later, and it strips <style> from the
+# saved outputs of a notebook it does not trust, while an inline style survives both.
+_CELL = "style='text-align:left;vertical-align:top'"
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f"<th {_CELL}>{escape(c)}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td {_CELL}>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
+        for r in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table class='sbx-table'><tr>{head}</tr>{body}</table>"
 
 
 def _pairs(mapping: dict[str, Any]) -> str:

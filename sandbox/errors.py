@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, json, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -207,6 +207,24 @@ def _http_error(error: HTTPException) -> Response:
 
 def answer(error: SandboxError) -> Response:
     """Answer a SandboxError: a problem, or an HTML page for a browser on a page route."""
+    if isinstance(error, ModuleOff) and prefers_html():
+        # A browser that followed a "Try it" link: a page that says what is wrong and has
+        # the switch, not raw JSON. curl, fetch() and requests ask for JSON (or anything)
+        # and still get the problem.
+        name = error.extra["module"]
+        response = Response(
+            render_template(
+                "module_off.html",
+                status=error.status,
+                title=error.title,
+                detail=error.detail,
+                module=name,
+                toggle_url=url_for("sandbox.toggle_module", name=name),
+            ),
+            status=error.status,
+        )
+        response.vary.add("Accept")
+        return response
     if _wants_html():
         response = Response(
             render_template(
@@ -216,6 +234,8 @@ def answer(error: SandboxError) -> Response:
         )
     else:
         response = problem(error.status, error.detail, title=error.title, **error.extra)
+        if isinstance(error, ModuleOff):
+            response.vary.add("Accept")  # a browser gets a page at the same URL
     response.headers.update(error.headers)
     return response
 
@@ -252,12 +272,19 @@ def _database_error(error: sqlite3.OperationalError) -> Response:
     )
 
 
-def _wants_html() -> bool:
-    """Answer a browser on a page route with HTML; everything else gets JSON."""
-    if request.blueprint not in ("pages", "notes"):
-        return False
+def prefers_html() -> bool:
+    """Return whether the client asks for HTML before JSON, as a browser following a link does.
+
+    A browser's Accept names text/html first; curl sends */*, and fetch() and requests
+    send */* or application/json: for those JSON, the first one offered, wins.
+    """
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "text/html" and request.accept_mimetypes["text/html"] > 0
+
+
+def _wants_html() -> bool:
+    """Answer a browser on a page route with HTML; everything else gets JSON."""
+    return request.blueprint in ("pages", "notes") and prefers_html()
 
 
 def init_app(app: Flask) -> None:

@@ -10,6 +10,8 @@ files, and only for an in-process sandbox.
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 import threading
 import time
@@ -84,6 +86,10 @@ class Sandbox:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._db: Any = None
         self._settings: dict[str, Any] = {}
+        # What this notebook works on, for sb.progress(): the module last switched on here,
+        # and the first part of the last path requested ("notes" for /notes/1).
+        self._switched_on: str | None = None
+        self._requested: str | None = None
 
     # --- starting and stopping ---
 
@@ -252,6 +258,7 @@ class Sandbox:
         for hop in response.history:
             hop.__class__ = SandboxResponse
         self.last = response
+        self._requested = urlsplit(response.request.path_url).path.strip("/").split("/")[0]
         return response
 
     def get(self, path: str, **kwargs: Any) -> SandboxResponse:
@@ -337,9 +344,17 @@ class Sandbox:
         data = self._api("GET", "/sandbox/modules")
         return display.Table(data["modules"], ["name", "enabled", "title", "url_prefix"])
 
+    def switch(self, **states: bool) -> display.Table:
+        """Switch several modules at once: ``sb.switch(encryption=True, auth=False)``."""
+        data = self._api("PATCH", "/sandbox/modules", json=states)
+        self._switched_on = next((n for n, on in reversed(states.items()) if on), None)
+        return display.Table(data["modules"], ["name", "enabled", "title", "url_prefix"])
+
     def enable(self, name: str) -> dict[str, Any]:
         """Switch a module on."""
-        return self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": True})
+        answer = self._api("PATCH", f"/sandbox/modules/{name}", json={"enabled": True})
+        self._switched_on = name
+        return answer
 
     def disable(self, name: str) -> dict[str, Any]:
         """Switch a module off."""
@@ -354,18 +369,46 @@ class Sandbox:
                 raise LookupError(f"Module {name!r} has no file {file!r}.")
         return display.Source(data)
 
-    def progress(self, module: str | None = None) -> display.Table:
-        """Show the challenges that count (or one module's) and whether each is solved.
+    def progress(self, module: str | None = None, *, every: bool = False) -> display.Table:
+        """Show this notebook's module's challenges and a one-line summary of the others.
 
-        In a class whose instructor chose some challenges, only those are shown.
+        The module is the one named, else the one this notebook is about: its file name
+        (``04-auth.ipynb``) when Jupyter or VS Code tells the kernel, else the module last
+        switched on with ``sb.enable``, else the one of the last request. With none of
+        those, one line per module. ``every=True`` lists every challenge. In a class whose
+        instructor chose some challenges, only those count.
         """
         data = self._api("GET", "/sandbox/progress")
-        rows = [
-            c
-            for c in data["challenges"]
-            if c.get("in_scope", True) and (module is None or c["module"] == module)
-        ]
-        return display.Table(rows, ["id", "title", "solved", "hint"])
+        rows = [c for c in data["challenges"] if c.get("in_scope", True)]
+        columns = ["id", "title", "solved", "hint"]
+        if every:
+            return display.Table(rows, columns)
+        known = list(dict.fromkeys(c["module"] for c in data["challenges"]))
+        if module is not None and module not in known:
+            raise LookupError(f"No challenges for {module!r}. Modules: {', '.join(known)}.")
+        module = module or next(
+            (m for m in (_notebook_module(), self._switched_on, self._requested) if m in known),
+            None,
+        )
+        counts = {m: [0, 0] for m in known}
+        for c in rows:
+            counts[c["module"]][0] += bool(c["solved"])
+            counts[c["module"]][1] += 1
+        if module is None:
+            summary = [{"module": m, "solved": s, "of": n} for m, (s, n) in counts.items() if n]
+            return display.Table(
+                summary,
+                ["module", "solved", "of"],
+                note="sb.progress('auth') lists one module's challenges, "
+                "sb.progress(every=True) all of them.",
+            )
+        others = ", ".join(f"{m} {s}/{n}" for m, (s, n) in counts.items() if n and m != module)
+        return display.Table(
+            [c for c in rows if c["module"] == module],
+            columns,
+            note=f"Other modules: {others or 'none'}. sb.progress(every=True) lists every "
+            "challenge.",
+        )
 
     def class_progress(self) -> display.Table:
         """Show every student of a class, as the instructor's dashboard does.
@@ -452,3 +495,25 @@ class Sandbox:
             conn = sqlite3.connect(data_dir / DATABASE_FILE, check_same_thread=False)
             self._db = sqlite_utils.Database(conn)
         return self._db
+
+
+def _notebook_module() -> str | None:
+    """Return the module in the running notebook's file name (04-auth.ipynb), if it is known.
+
+    JupyterLab and Notebook 7 give the kernel the notebook's path in JPY_SESSION_NAME;
+    VS Code puts it in the variable __vsc_ipynb_file__. Elsewhere there is none.
+    """
+    paths = [os.environ.get("JPY_SESSION_NAME", "")]
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is not None:
+        paths += [
+            str(shell.user_ns.get(name, "")) for name in ("__vsc_ipynb_file__", "__session__")
+        ]
+    for path in paths:
+        if match := re.search(r"(?:^|[/\\])\d+-(\w+)\.ipynb$", path):
+            return match.group(1)
+    return None

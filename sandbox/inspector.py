@@ -26,13 +26,23 @@ from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
 from .compare import compare
 from .display import comparison_html, copy_as
-from .errors import InvalidQuery, NotFound
+from .errors import InvalidQuery, NotFound, ValidationFailed
 from .guard import control_plane
 from .progress import progress
 from .record import Record, event, records, stream
 from .registry import registry
 from .settings import SETTINGS
-from .validation import Body, NotBlank, Query, QueryInt, query_int, read, read_query
+from .validation import (
+    Body,
+    NotBlank,
+    Query,
+    QueryInt,
+    json_body,
+    json_type,
+    query_int,
+    read,
+    read_query,
+)
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 
@@ -103,6 +113,33 @@ def list_modules() -> Any:
     """List every module with its state."""
     reg = registry()
     return {"modules": [reg.describe(m) for m in reg.modules.values()]}
+
+
+@bp.patch("/modules")
+@control_plane
+def switch_modules() -> Any:
+    """Switch several modules at once: ``{"encryption": true, "auth": false}``.
+
+    A lesson expects some modules on and some off (an earlier lesson may have left auth
+    on); one request gets them all, in the order given.
+    """
+    reg = registry()
+    wanted = json_body()
+    for name in wanted:
+        reg.get(name)  # an unknown module is a 404 naming the known ones, as for one switch
+    errors = [
+        {"field": name, "message": "Must be true (on) or false (off).", "input_type": json_type(v)}
+        for name, v in wanted.items()
+        if not isinstance(v, bool)
+    ]
+    if not wanted:
+        errors.append({"field": "body", "message": 'Name at least one module: {"auth": false}.'})
+    if errors:
+        raise ValidationFailed(errors)
+    for name, enabled in wanted.items():
+        reg.set_enabled(name, enabled)
+        event("sandbox", f"module {name} switched {'on' if enabled else 'off'}")
+    return list_modules()
 
 
 @bp.get("/modules/<name>")

@@ -347,7 +347,35 @@ def paths() -> dict[str, Any]:
                         },
                     )
                 },
-            }
+            },
+            "patch": {
+                "summary": "Switch several modules at once (a lesson's starting states)",
+                "tags": ["sandbox"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "minProperties": 1,
+                                "additionalProperties": {"type": "boolean"},
+                                "example": {"encryption": True, "auth": False},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": ok(
+                        "Modules",
+                        {
+                            "type": "object",
+                            "required": ["modules"],
+                            "properties": {"modules": {"type": "array", "items": ref("Module")}},
+                        },
+                    ),
+                    **problems(400, 404, 413, 415, 422),
+                },
+            },
         },
         "/sandbox/modules/{name}": {
             "parameters": [MODULE],

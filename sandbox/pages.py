@@ -113,12 +113,28 @@ def lesson(name: str) -> str:
     """Render lessons/<name>.md as a page."""
     if name not in lesson_names():  # a known name only: no path tricks reach the file system
         raise NotFound(f"There is no lesson '{name}'. Lessons: {', '.join(lesson_names())}.")
-    text = for_this_server((LESSONS_DIR / f"{name}.md").read_text(encoding="utf-8"))
+    return markdown_page(LESSONS_DIR / f"{name}.md", name)
+
+
+@bp.get("/readme")
+def readme() -> str:
+    """Render the project's README, its addresses pointing at this sandbox as reached."""
+    path = LESSONS_DIR.parent / "README.md"
+    if not path.is_file():  # installed without the project folder
+        raise NotFound("This installation has no README.md; the lessons are at /lessons/<name>.")
+    return markdown_page(path, "readme")
+
+
+def markdown_page(path: Path, name: str) -> str:
+    """Render a Markdown file as a page, with its example URLs made this server's own."""
     html = markdown.markdown(
-        text,
+        for_this_server(path.read_text(encoding="utf-8")),
         extensions=["fenced_code", "tables", "toc", "codehilite"],
         extension_configs={"codehilite": {"guess_lang": False}},
     )
+    # A code block or table wider than the screen scrolls in its own box; tabindex lets a
+    # keyboard reach it to scroll it too (arrow keys), not only a mouse or a finger.
+    html = html.replace("<pre>", '<pre tabindex="0">').replace("<table>", '<table tabindex="0">')
     return render_template(
         "lesson.html",
         name=name,

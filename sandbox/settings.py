@@ -7,6 +7,8 @@ instance file) or pass it to ``create_app({...})``.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,3 +142,24 @@ SETTINGS = (
 def defaults() -> dict[str, Any]:
     """Return ``{name: default}`` for every setting."""
     return {s.name: s.default for s in SETTINGS}
+
+
+def misspelled(given: Iterable[str], known: Iterable[str]) -> list[str]:
+    """Return a warning for each given name that is no setting but looks like one.
+
+    Flask reads every upper-case name in config.py without complaint, so a typo
+    (SANDBOX_TRACE_LIMT) would be ignored silently: name the setting it resembles.
+    """
+    known = sorted(set(known))
+    warnings = []
+    for name in given:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        if close:
+            warnings.append(f"config.py sets {name}, which is no setting: did you mean {close[0]}?")
+        elif name.startswith("SANDBOX_"):
+            warnings.append(
+                f"config.py sets {name}, which is no setting (GET /sandbox/settings lists them)."
+            )
+    return warnings

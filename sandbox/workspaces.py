@@ -129,8 +129,14 @@ def for_this_server(text: str) -> str:
     here = request.url_root.rstrip("/")
     if here == WRITTEN_FOR:
         return text
-    # URLs first (they carry the prefix), then the host where it stands alone (Host: ...).
-    return text.replace(WRITTEN_FOR, here).replace(WRITTEN_FOR.split("//")[1], request.host)
+    # URLs first (they carry the prefix), then the host where it stands alone (Host: ...),
+    # written either way a learner types it.
+    text = text.replace(WRITTEN_FOR, here).replace(
+        WRITTEN_FOR.replace("127.0.0.1", "localhost"), here
+    )
+    for host in (WRITTEN_FOR.split("//")[1], "localhost:5000"):
+        text = text.replace(host, request.host)
+    return text
 
 
 class WorkspaceSessions(SecureCookieSessionInterface):

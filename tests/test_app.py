@@ -115,6 +115,29 @@ def test_reset_flag_wipes_state_and_reseeds(serve, tmp_path):
     assert requests.get(url + "/server/get").status_code == 200
 
 
+def test_reset_says_what_it_wiped_and_what_it_kept(tmp_path):
+    cli(tmp_path, "modules")
+    said = cli(tmp_path, "--reset", "modules").stdout
+    assert f"Reset: deleted sandbox.db in {tmp_path.resolve()}" in said
+    assert "start again from the seed" in said and "secret key is kept" in said
+    assert "nothing to wipe" in cli(tmp_path / "new", "--reset", "modules").stdout
+    assert "Reset" not in cli(tmp_path, "modules").stdout
+
+
+def test_a_misspelled_setting_in_config_py_is_warned_about_with_the_closest_name(tmp_path):
+    tmp_path.joinpath("config.py").write_text(
+        "SANDBOX_TRACE_LIMT = 50\nSANDBOX_CACHE_TTTL = 5\nSANDBOX_NOTHING_LIKE_IT = 1\n"
+        "SANDBOX_THREADS = 8\nSESSION_COOKIE_NAME = 's'\n"
+    )
+    warned = cli(tmp_path, "modules").stderr
+    assert "SANDBOX_TRACE_LIMT" in warned and "did you mean SANDBOX_TRACE_LIMIT?" in warned
+    # A module's own settings count as real ones (the caching module's TTL).
+    assert "did you mean SANDBOX_CACHE_TTL?" in warned
+    assert "SANDBOX_NOTHING_LIKE_IT, which is no setting" in warned
+    # Real settings, the sandbox's or Flask's, are not warned about.
+    assert "SANDBOX_THREADS" not in warned and "SESSION_COOKIE_NAME" not in warned
+
+
 def test_a_busy_port_is_a_clear_message(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -383,6 +383,7 @@ def test_an_expired_session_is_refused(app, alice):
         conn.execute("update sessions set expires_at = '2000-01-01T00:00:00.000+00:00'")
     refused = alice.get("/auth/me")
     is_problem(refused, 401)
+    assert "your session has expired. Log in again" in refused.json["detail"]
     assert any("expired" in m for m in messages(alice, refused))
 
 
@@ -393,6 +394,9 @@ def test_a_tampered_cookie_is_rejected_and_recorded(app, alice):
     alice.set_cookie("session", changed)
     refused = alice.get("/auth/me")
     is_problem(refused, 401)
+    # The answer itself says the cookie was rejected, and no more than the record does.
+    assert "session cookie was rejected: its signature does not match" in refused.json["detail"]
+    assert changed not in refused.text and cookie not in refused.text
     events = record(alice, refused)["events"]
     assert any(
         e.get("cookie") == "tampered" and "signature invalid" in e["message"] for e in events

@@ -511,7 +511,7 @@ def test_class_progress_in_a_notebook(room, teacher, ada, bob):
     assert table[0]["name"] == "Ada" and table[0]["solved"] == f"1/{total(room)}"
     assert table[0]["server"] == f"1/{total(room, 'server')}"
     assert table[0]["last_error"] == "404 /api/notes/424242"
-    assert "<table>" in table._repr_html_() and "Bob" in table._repr_html_()
+    assert "<table class='sbx-table'>" in table._repr_html_() and "Bob" in table._repr_html_()
     with Sandbox.connect(room.url, token=ada.token) as sb, pytest.raises(SandboxProblem) as refused:
         sb.class_progress()
     assert refused.value.response.status_code == 403
@@ -557,7 +557,7 @@ def test_the_preset_sets_up_the_room(tmp_path):
         assert listed["api.fix_422"]["solved"] and not listed["api.fix_422"]["in_scope"]
         assert listed["api.paginate"]["in_scope"] and listed["server.teapot"]["in_scope"]
         with Sandbox.connect(ada.url, token=ada.token) as sb:
-            shown_ids = [row["id"] for row in sb.progress()]
+            shown_ids = [row["id"] for row in sb.progress(every=True)]
         assert "api.fix_422" not in shown_ids and "api.paginate" in shown_ids
         row = students(teacher, room)["Ada"]
         assert row["total"] == own["total"] and row["solved"] == own["solved"]

@@ -18,8 +18,18 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_readme_opens_with_the_install_and_test_commands_ci_runs():
     blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
-    assert blocks[0].strip() == "python -m pip install -r requirements.txt && python app.py"
+    install = blocks[0].strip().splitlines()
+    # The virtual environment first: installing into the system's Python and then reading
+    # "make a venv" is the order a new student trips on.
+    assert install[0].startswith("python -m venv") and ".venv" in install[1]
+    assert install[-1] == "python -m pip install -r requirements.txt && python app.py"
     assert blocks[1].strip() == "python -m pytest"
+    before_tests = README[: README.index(blocks[1])]
+    # Said before the command: the browser tests need Chromium, and how long the run takes.
+    assert "Chromium" in before_tests and "minutes" in before_tests
+    # python app.py serves; it opens no browser, so the README must not promise one.
+    assert "serves the sandbox at http://127.0.0.1:5000/" in README
+    assert "opens http" not in README
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci.strip().splitlines()[-1] == blocks[1].strip()
 

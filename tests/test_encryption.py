@@ -651,8 +651,10 @@ def test_the_demo_shows_encoding_hashing_keyed_hashing_and_encryption(on):
     assert got["hmac_sha256"]["output"] != hashlib.sha256(text.encode()).hexdigest()
     with pytest.raises(InvalidToken):  # without the key, the token is noise
         Fernet(Fernet.generate_key()).decrypt(got["fernet"]["output"].encode())
-    assert [r["reversible"] for r in first["results"]] == [True, False, False, True]
-    assert all(r["reverse_with"] for r in first["results"])
+    # The demo shows the forms; whether each is reversible is the quiz's question.
+    for result in first["results"]:
+        assert not {"reversible", "reverse_with"} & set(result), result
+        assert "reversible" not in str(result["kind"]) + str(result.get("key", ""))
     assert "derived from the app's secret" in got["hmac_sha256"]["key"]
     again = {r["name"]: r["output"] for r in second["results"]}
     assert again["sha256"] == got["sha256"]["output"]

@@ -75,7 +75,7 @@ def test_toggles_from_the_handle(sb):
     assert sb.enable("server")["enabled"] is True
     with pytest.raises(SandboxProblem, match="no module named 'nope'"):
         sb.enable("nope")
-    assert "<table>" in sb.modules._repr_html_()
+    assert "<table class='sbx-table'>" in sb.modules._repr_html_()
 
 
 def test_sql_and_db_see_the_same_file(sb):
@@ -93,7 +93,7 @@ def test_sql_and_db_see_the_same_file(sb):
     rows = sb.sql("select title from notes where title = 'from sb.db'")
     assert rows == [{"title": "from sb.db"}]
     plan = sb.sql("select * from notes where id = 1", explain=True).plan
-    assert plan and "<table>" in sb.sql("select 1 as one")._repr_html_()
+    assert plan and "<table class='sbx-table'>" in sb.sql("select 1 as one")._repr_html_()
     with pytest.raises(SandboxProblem, match="read-only"):
         sb.sql("delete from notes")
 
@@ -135,3 +135,32 @@ def test_handle_conveniences(sb):
     sb.get("/server/cookies/set?flavour=mint")
     sb.reset()
     assert not sb.session.cookies
+
+
+def test_progress_shows_this_notebooks_module_and_one_line_for_the_rest(sb, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    # Nothing done yet: one line per module, not every challenge.
+    summary = sb.progress()
+    assert summary.columns == ["module", "solved", "of"]
+    assert {r["module"] for r in summary} >= {"server", "auth"} and len(summary) < 20
+    # The module last switched on is what the notebook is about...
+    sb.enable("caching")
+    shown = sb.progress()
+    assert {c["id"].split(".")[0] for c in shown} == {"caching"}
+    assert "Other modules: server 0/" in shown.note and "caching" not in shown.note
+    assert "Other modules" in shown._repr_html_()
+    # ...unless Jupyter names the notebook's file (JupyterLab sets JPY_SESSION_NAME).
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/ada/notebooks/05-encryption.ipynb")
+    assert {c["id"].split(".")[0] for c in sb.progress()} == {"encryption"}
+    # Named, or all of them, as before.
+    assert {c["id"].split(".")[0] for c in sb.progress("auth")} == {"auth"}
+    assert len(sb.progress(every=True)) > len(summary)
+    with pytest.raises(LookupError, match="Modules: server"):
+        sb.progress("nope")
+
+
+def test_progress_follows_the_last_request_when_nothing_was_switched(sb, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    sb.get("/server/status/418")
+    assert {c["id"]: c["solved"] for c in sb.progress()}["server.teapot"] is True
+    assert {c["id"].split(".")[0] for c in sb.progress()} == {"server"}

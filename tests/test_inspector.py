@@ -183,3 +183,19 @@ def test_sql_console_still_refuses_writing_the_schema(client):
         400,
     )
     assert problem["title"] == "SQL refused"
+
+
+def test_several_modules_switch_in_one_request_and_bad_names_or_values_are_a_422(client):
+    answer = client.patch("/sandbox/modules", json={"auth": True, "caching": True})
+    states = {m["name"]: m["enabled"] for m in answer.json["modules"]}
+    assert answer.status_code == 200 and states["auth"] and states["caching"]
+    answer = client.patch("/sandbox/modules", json={"auth": False, "nope": True})
+    assert answer.status_code == 404 and "Known modules: server" in answer.json["detail"]
+    answer = client.patch("/sandbox/modules", json={"auth": False, "caching": "off"})
+    assert answer.status_code == 422
+    fields = {e["field"]: e["message"] for e in answer.json["errors"]}
+    assert "true (on) or false (off)" in fields["caching"]
+    # Nothing switched when any part is wrong: auth is still on.
+    assert client.get("/sandbox/modules/auth").json["enabled"] is True
+    assert client.patch("/sandbox/modules", json={}).status_code == 422
+    assert client.patch("/sandbox/modules", json=[1]).status_code in (400, 422)

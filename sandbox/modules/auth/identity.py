@@ -114,7 +114,16 @@ class SessionsAndTokens:
 
     def how_to_log_in(self) -> str:
         """Return how to log in, for the 401 problem the core answers."""
-        return (
+        # A cookie that failed its check is said to have failed, so the learner does not
+        # wonder why their login "did not work". No more than the record says: not which
+        # byte, nor what a valid signature would be.
+        why = {
+            "tampered": "your session cookie was rejected: its signature does not match (it "
+            "was changed after the server signed it, or signed with another key). Log in "
+            "again, or ",
+            "expired": "your session has expired. Log in again, or ",
+        }.get(request.environ.get(sessions.COOKIE_PROBLEM), "")
+        return why + (
             "send 'Authorization: Bearer <token>' (make a token with POST "
             f"{url_for('auth.create_token')}) or log in with POST {url_for('auth.login')} to get a "
             "session cookie."

@@ -119,6 +119,7 @@ def load(secret: str) -> SessionUser | None:
         return None
     if row["expires_at"] <= db.now():
         event("auth", f"session of {row['username']} expired: log in again", session="expired")
+        request.environ[COOKIE_PROBLEM] = "expired"  # the 401 says so too
         return None
     return SessionUser(secret, dict(row))
 

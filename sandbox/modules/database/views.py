@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, make_response, render_template
 
 from sandbox.classroom import is_class_mode
 from sandbox.db import get_db, workspace
+from sandbox.errors import prefers_html
 from sandbox.registry import registry
 
 # template_folder: the module's pages live in its own folder, with the rest of it.
@@ -50,7 +51,15 @@ def schema() -> Any:
                 "rows": rows,
             }
         )
-    return {"tables": tables, "sql": registry().schema_sql()}
+    answer = {"tables": tables, "sql": registry().schema_sql()}
+    if prefers_html():
+        # A browser (a link, the address bar) gets the schema as tables to read; curl,
+        # fetch() and requests get the JSON above.
+        page = make_response(render_template("database_schema.html", **answer))
+    else:
+        page = make_response(answer)
+    page.vary.add("Accept")  # one URL, two forms: a cache must keep them apart
+    return page
 
 
 @bp.get("/console")
