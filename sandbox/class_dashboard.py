@@ -12,7 +12,7 @@ log of actions the page shows.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from flask import (
     Blueprint,
@@ -29,10 +29,10 @@ from pydantic import Field
 
 from . import class_instructors as instructors
 from . import class_room, class_students, db
-from .errors import InvalidQuery, NotFound, Unauthorized, ValidationFailed
+from .errors import NotFound, Unauthorized, ValidationFailed
 from .record import event
 from .registry import registry
-from .validation import Body, read
+from .validation import Body, Query, query_int, read, read_query
 
 
 class InstructorLogin(Body):
@@ -167,11 +167,27 @@ def page() -> str:
 # --- the JSON behind it ---
 
 
-def _limit(name: str, default: int, high: int) -> int:
-    raw = request.args.get(name, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= high:
-        raise InvalidQuery(f"'{name}' must be a whole number from 1 to {high} (got {raw!r}).")
-    return int(raw)
+# What the dashboard's JSON may be asked, checked by these models like every other query.
+Sort = Literal[tuple(k for key in class_students.SORT_KEYS for k in (key, f"-{key}"))]  # type: ignore[valid-type]
+
+
+class StudentFilter(Query):
+    """Which students, in which order: ``?q=bo&sort=-solved``."""
+
+    q: str = Field("", max_length=100, description="Only names containing this")
+    sort: Sort = Field("joined_at", description="A column; a leading - sorts descending")
+
+
+class StudentRecords(Query):
+    """How many of a student's records to show."""
+
+    records: query_int(1, 500) = Field(50, description="How many recent records")
+
+
+class ActionsQuery(Query):
+    """How many of the instructors' actions to show."""
+
+    limit: query_int(1, 1000) = Field(50, description="How many, newest first")
 
 
 @api.get("/room")
@@ -215,15 +231,12 @@ def room() -> Any:
 def students() -> Any:
     """Every student: progress, last activity, requests in the last minute, last error."""
     rows, scope = class_students.rows(), class_students.in_scope()
-    query = request.args.get("q", "").strip().lower()
+    asked = read_query(StudentFilter)
+    query = asked.q.strip().lower()
     if query:
         rows = [r for r in rows if query in r["name"].lower()]
-    sort = request.args.get("sort", "joined_at")
-    key = class_students.SORT_KEYS.get(sort.lstrip("-"))
-    if key is None:
-        known = ", ".join(class_students.SORT_KEYS)
-        raise InvalidQuery(f"'sort' must be one of {known} (a leading - sorts descending).")
-    rows.sort(key=key, reverse=sort.startswith("-"))
+    key = class_students.SORT_KEYS[asked.sort.lstrip("-")]
+    rows.sort(key=key, reverse=asked.sort.startswith("-"))
     return {
         "students": rows,
         "modules": list(dict.fromkeys(module for module, _ in scope)),
@@ -235,7 +248,7 @@ def students() -> Any:
 @api.get("/students/<workspace>")
 def student(workspace: str) -> Any:
     """One student: their row, every challenge in scope, their modules, their records."""
-    return class_students.detail(workspace, _limit("records", 50, 500))
+    return class_students.detail(workspace, read_query(StudentRecords).records)
 
 
 @api.get("/students/<workspace>/records/<trace_id>")
@@ -331,7 +344,7 @@ def progress_csv() -> Response:
 @api.get("/actions")
 def action_log() -> Any:
     """What instructors did, newest first."""
-    return {"actions": class_room.actions(_limit("limit", 50, 1000))}
+    return {"actions": class_room.actions(read_query(ActionsQuery).limit)}
 
 
 @api.post("/token")

@@ -271,16 +271,21 @@ def _wants_page() -> bool:
     return best == "text/html" and request.accept_mimetypes["text/html"] > 0
 
 
+class ComparePair(Query):
+    """The two records to compare, by id (each answer's X-Sandbox-Trace header)."""
+
+    a: str = Field(
+        min_length=1, max_length=40, description="A record's id (GET /sandbox/traces lists them)"
+    )
+    b: str = Field(min_length=1, max_length=40, description="Another record's id")
+
+
 @bp.get("/compare")
 @control_plane
 def compare_records() -> Any:
     """Show two records side by side, what differs highlighted: ``?a=<id>&b=<id>``."""
-    ids = {side: request.args.get(side, "") for side in ("a", "b")}
-    if not all(ids.values()):
-        raise InvalidQuery(
-            "Name the two records to compare: /sandbox/compare?a=<id>&b=<id> (the ids are in "
-            "each answer's X-Sandbox-Trace header, and in GET /sandbox/traces)."
-        )
+    asked = read_query(ComparePair)
+    ids = {"a": asked.a, "b": asked.b}
     found = {side: records().get(i) for side, i in ids.items()}
     unknown = [ids[side] for side, record in found.items() if record is None]
     if unknown:

@@ -494,10 +494,7 @@ def paths() -> dict[str, Any]:
                 "description": "Each field as {a, b, same}; SQL and events lined up as diff "
                 "does. A browser asking for HTML gets a page.",
                 "tags": ["sandbox"],
-                "parameters": [
-                    {**query("a", ID, "A record's id"), "required": True},
-                    {**query("b", ID, "Another record's id"), "required": True},
-                ],
+                "parameters": query_parameters(inspector.ComparePair),
                 "responses": {
                     "200": ok(
                         "The comparison",
@@ -511,7 +508,7 @@ def paths() -> dict[str, Any]:
                             },
                         },
                     ),
-                    **problems(400, 404),
+                    **problems(404, 422),
                 },
             }
         },

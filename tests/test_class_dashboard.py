@@ -380,7 +380,8 @@ def test_each_row_has_progress_activity_the_last_error_and_switches(room, teache
     assert list(students(teacher, room, sort="-solved")) == ["Ada", "Bob"]
     assert list(students(teacher, room, sort="name")) == ["Ada", "Bob"]
     assert list(students(teacher, room, sort="-name")) == ["Bob", "Ada"]
-    is_problem(teacher.get(f"{room.url}/class/api/students", params={"sort": "shoe"}), 400)
+    wrong = is_problem(teacher.get(f"{room.url}/class/api/students", params={"sort": "shoe"}), 422)
+    assert wrong["errors"][0]["loc"] == ["query", "sort"]
 
 
 def test_a_student_drill_down(room, teacher, ada, bob):
@@ -396,7 +397,7 @@ def test_a_student_drill_down(room, teacher, ada, bob):
     # Bob's record is not in Ada's workspace.
     is_problem(teacher.get(f"{room.url}/class/api/students/{ada.workspace}/records/{bobs}"), 404)
     is_problem(teacher.get(f"{room.url}/class/api/students/nosuchws00"), 404)
-    is_problem(teacher.get(f"{room.url}/class/api/students/{ada.workspace}?records=0"), 400)
+    is_problem(teacher.get(f"{room.url}/class/api/students/{ada.workspace}?records=0"), 422)
 
 
 # --- the actions ---

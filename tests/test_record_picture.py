@@ -277,8 +277,8 @@ def test_compare_with_unknown_or_missing_ids_is_a_problem_naming_them(client):
     assert "'nope1' or 'nope2'" in problem["detail"]
     problem = is_problem(client.get(f"/sandbox/compare?a={known}&b=gone"), 404)
     assert problem["unknown"] == ["gone"]
-    problem = is_problem(client.get(f"/sandbox/compare?a={known}"), 400)
-    assert "?a=<id>&b=<id>" in problem["detail"]
+    problem = is_problem(client.get(f"/sandbox/compare?a={known}"), 422)
+    assert [e["loc"] for e in problem["errors"]] == [["query", "b"]]
 
 
 def test_sb_compare_takes_responses_ids_or_traces_and_highlights_the_differences(live):
