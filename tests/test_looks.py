@@ -61,7 +61,9 @@ LONG_HEADERS = {
 }
 MEASURE_RECORD = """() => {
   const box = (el) => el.getBoundingClientRect();
-  const [request, response] = document.querySelectorAll('tr.trace-details .record-block');
+  const blocks = [...document.querySelectorAll('tr.trace-details .record-block')];
+  const titled = (title) => blocks.find((b) => b.querySelector('h4').textContent === title);
+  const [request, response] = [titled('Request'), titled('Response')];
   const tables = [...document.querySelectorAll('tr.trace-details table.kv')];
   return {
     request: box(request).toJSON(),
