@@ -28,12 +28,12 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
 @contextmanager
-def open_page(browser: Browser | str, url: str) -> Iterator[Page]:
+def open_page(browser: Browser | str, url: str, width: int = 1280) -> Iterator[Page]:
     """Open a fresh tab on a page of the live server; fail on any JavaScript error."""
     if isinstance(browser, str):
         pytest.fail(browser, pytrace=False)
     # Reduced motion: no transitions, so a screenshot never catches a switch mid-slide.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    context = browser.new_context(viewport={"width": width, "height": 900}, reduced_motion="reduce")
     try:
         page = context.new_page()
         page.set_default_timeout(10_000)

@@ -13,13 +13,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 
-import pytest
 from helpers import is_problem
 from playwright.sync_api import expect
+from test_browser import open_page
 
 from sandbox.display import COPY_FORMATS, Trace, copy_as, waterfall_rows
 from sandbox.errors import InvalidPath
@@ -337,24 +336,6 @@ def no_horizontal_overflow(page) -> None:
     assert found["scroll"] <= found["width"] and not found["wide"], found
 
 
-@contextmanager
-def tab(browser, url: str, width: int):
-    """Open a page at a width; fail on any JavaScript error on it."""
-    if isinstance(browser, str):
-        pytest.fail(browser, pytrace=False)
-    context = browser.new_context(viewport={"width": width, "height": 900}, reduced_motion="reduce")
-    try:
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url)
-        yield page
-        assert not errors, f"JavaScript errors on the page: {errors}"
-    finally:
-        context.close()
-
-
 def test_waterfall_copy_as_and_compare_in_the_browser_at_two_widths(browser, live):
     a = live.get("/api/notes?limit=5")  # caching off
     live.session.patch(live.url + "/sandbox/modules/caching", json={"enabled": True})
@@ -363,7 +344,7 @@ def test_waterfall_copy_as_and_compare_in_the_browser_at_two_widths(browser, liv
     ids = [r.headers["X-Sandbox-Trace"] for r in (a, b)]
     SCREENSHOTS.mkdir(exist_ok=True)
     for width in WIDTHS:
-        with tab(browser, live.url + "/", width) as page:
+        with open_page(browser, live.url + "/", width) as page:
             expect(page.locator("[data-live]")).to_have_attribute("data-live", "on")
             # The feed: the learner's requests (and the page they opened); the page's own
             # calls, its static files and its icon hidden, not gone.
@@ -418,7 +399,7 @@ def test_waterfall_copy_as_and_compare_in_the_browser_at_two_widths(browser, liv
             assert href.endswith(f"?a={ids[0]}&b={ids[1]}"), href
             no_horizontal_overflow(page)
 
-        with tab(browser, live.url + href, width) as page:
+        with open_page(browser, live.url + href, width) as page:
             table = page.locator("table.cmp")
             expect(table).to_be_visible()
             expect(page.locator("[data-compare-summary]")).to_contain_text("SQL")

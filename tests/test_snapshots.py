@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from playwright.sync_api import expect
+from test_browser import open_page
 
 from sandbox import Sandbox
 from sandbox.db import DATABASE_FILE
@@ -237,15 +238,7 @@ def test_the_notebook_handle_snapshots_and_restores():
 
 
 def test_the_landing_page_saves_lists_restores_and_deletes_snapshots(browser, live):
-    if isinstance(browser, str):
-        pytest.fail(browser, pytrace=False)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
-    try:
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(live.url + "/#snapshots")
+    with open_page(browser, live.url + "/#snapshots") as page:
         expect(page.locator("[data-live]")).to_have_attribute("data-live", "on")
         expect(page.locator("[data-snapshots-empty]")).to_be_visible()
 
@@ -280,9 +273,6 @@ def test_the_landing_page_saves_lists_restores_and_deletes_snapshots(browser, li
         row.get_by_role("button", name="Delete").click()
         expect(row).to_have_count(0)
         expect(page.locator("[data-snapshots-empty]")).to_be_visible()
-        assert not errors, errors
-    finally:
-        context.close()
 
 
 def test_a_row_whose_id_a_classmate_took_since_comes_back_under_a_new_id(room, ada, bob):
