@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 
+from .flask_app import App
+
 __version__ = "0.1.0"
 
 
@@ -48,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # Settings in order: defaults, then the instance file, then what the caller passed.
-    app = Flask(__name__, instance_path=str(data_dir), instance_relative_config=True)
+    app = App(__name__, instance_path=str(data_dir), instance_relative_config=True)
     app.config.from_mapping(config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_mapping(test_config or {})

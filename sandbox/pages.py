@@ -105,7 +105,17 @@ def workspace_access() -> dict[str, str] | None:
 
 def lesson_names() -> list[str]:
     """Return the lessons there are, by module name."""
-    return sorted(p.stem for p in LESSONS_DIR.glob("*.md")) if LESSONS_DIR.is_dir() else []
+    if not LESSONS_DIR.is_dir():
+        return []
+    # Listed again only when the folder changed (a lesson added or removed changes its
+    # modification time): every landing page shows them, and listing a folder is slow.
+    changed = LESSONS_DIR.stat().st_mtime_ns
+    if _lessons[0] != changed:
+        _lessons[:] = [changed, sorted(p.stem for p in LESSONS_DIR.glob("*.md"))]
+    return list(_lessons[1])
+
+
+_lessons: list = [None, []]  # [the folder's modification time, the names then]
 
 
 @bp.get("/lessons/<name>")

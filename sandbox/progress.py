@@ -33,10 +33,13 @@ class Progress:
         # With several worker processes another one may solve (or a reset may forget) a
         # challenge: what this one remembers is read again after a moment, as toggles are.
         self._trust = float("inf") if workers == 1 else STATE_TTL
+        # Listed once: the modules are fixed when the app is made, and check() walks this
+        # list after every request.
+        self._challenges = [(m.name, c) for m in registry.modules.values() for c in m.challenges]
 
     def challenges(self) -> list[tuple[str, Challenge]]:
         """Return ``(module name, challenge)`` for every challenge of every module."""
-        return [(m.name, c) for m in self.registry.modules.values() for c in m.challenges]
+        return self._challenges
 
     def solved(self) -> dict[str, dict[str, Any]]:
         """Return the solved challenges with when and by which request."""

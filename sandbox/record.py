@@ -10,6 +10,7 @@ a bounded ring buffer and out on the live feed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import queue
@@ -148,7 +149,7 @@ class Record:
     @property
     def time(self) -> str:
         """Return when the request started, as ISO 8601 in UTC."""
-        return datetime.fromtimestamp(self.wall, timezone.utc).isoformat(timespec="milliseconds")
+        return _iso(self.wall)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as JSON-ready data."""
@@ -176,6 +177,13 @@ class Record:
             "event_count": len(self.events),
             "parent": self.parent,
         }
+
+
+@functools.lru_cache(maxsize=256)
+def _iso(wall: float) -> str:
+    # Remembered: the live feed, the record list and the record itself each ask for the
+    # same record's time, and formatting a datetime costs more than the rest of a summary.
+    return datetime.fromtimestamp(wall, timezone.utc).isoformat(timespec="milliseconds")
 
 
 def current_record() -> Record | None:

@@ -61,6 +61,12 @@ class Challenge:
     check: Callable[[Record, Any], bool]
 
 
+class State(dict):
+    """``{module name: on}`` as read at one moment, and (once asked) the modules that are on."""
+
+    on: list[Module] | None = None
+
+
 @dataclass
 class Module:
     """One concept of the course: its routes, its hooks into the core, its challenges.
@@ -239,7 +245,9 @@ class Registry:
             "select name, enabled from module_state where workspace = ?", (db.workspace(),)
         ).fetchall()
         saved = {name: bool(enabled) for name, enabled in rows}
-        return {name: saved.get(name, m.enabled_by_default) for name, m in self.modules.items()}
+        return State(
+            (name, saved.get(name, m.enabled_by_default)) for name, m in self.modules.items()
+        )
 
     def is_enabled(self, name: str) -> bool:
         """Return whether a module is on."""
@@ -248,7 +256,9 @@ class Registry:
     def enabled(self) -> list[Module]:
         """Return the modules that are on, in registry order."""
         state = self.state()
-        return [m for name, m in self.modules.items() if state[name]]
+        if state.on is None:  # listed once per state read, not on each of a request's calls
+            state.on = [m for name, m in self.modules.items() if state[name]]
+        return state.on
 
     def provided(self, service: str, *, wrapped: bool = True) -> Any:
         """Return the first on module's provider of a core service, wrapped; or None."""

@@ -34,6 +34,14 @@ def test_the_speed_benchmark_runs():
     assert re.search(r"under waitress: sandbox / flask\s+throughput \d+\.\d\d", out), out
 
 
+def test_the_layers_benchmark_runs():
+    out = run_bench("tests/bench/bench_layers.py", "1")
+    assert re.search(r"^sandbox /server/get\s+\d+\s+\d+$", out, re.MULTILINE), out
+    for layer in ("records", "challenge checks", "log line", "guard", "gate"):
+        assert re.search(rf"^  {layer}\s+-?\d+ us", out, re.MULTILINE), out
+    assert re.search(r"sandbox / bare Flask, app time only: \d\.\d\d", out), out
+
+
 def test_the_class_benchmark_runs():
     out = run_bench("tests/bench/bench_class.py", "3", BENCH_SECONDS="3")
     assert "3 students, 3 s each (feeds open: 3)" in out, out

@@ -871,6 +871,27 @@ def test_challenge_redirects(live):
     assert solved(live, "server.redirects")
 
 
+def test_challenge_redirects_counts_hops_with_other_pages_requests_in_between(live):
+    # A learner's browser tab polls the sandbox while the hops happen: the chain still counts.
+    url = "/server/redirect/3"
+    for _ in range(3):
+        hop = live.get(url, allow_redirects=False)
+        assert 300 <= hop.status_code < 400
+        live.get("/api/notes")  # another page's request lands between the hops
+        url = hop.headers["Location"]
+    assert live.get(url).status_code == 200
+    assert solved(live, "server.redirects")
+
+
+def test_challenge_redirects_is_not_ended_by_a_get_after_other_playground_requests(live):
+    live.get("/server/redirect/3", allow_redirects=False)
+    live.get("/server/relative-redirect/2", allow_redirects=False)
+    live.get("/server/relative-redirect/1", allow_redirects=False)
+    live.get("/server/headers")  # the chain broke off: this GET does not end it
+    live.get("/server/get")
+    assert not solved(live, "server.redirects")
+
+
 def test_challenge_redirects_absolute(live):
     live.get("/server/absolute-redirect/3")
     assert solved(live, "server.redirects")

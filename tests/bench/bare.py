@@ -16,7 +16,10 @@ import os
 import sys
 from pathlib import Path
 
-from flask import Flask, jsonify, request
+# Measure the checkout this file is in, not whichever copy of the sandbox is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from flask import Flask, jsonify, request  # noqa: E402
 
 THREADS = 64
 

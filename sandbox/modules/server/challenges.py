@@ -29,8 +29,14 @@ def followed_three_redirects(record: Record, buffer: RecordBuffer) -> bool:
     """Return whether this GET /server/get ends a chain of redirect/3, /2, /1."""
     if record.path != "/server/get" or record.method != "GET" or record.status != 200:
         return False
-    # Runs on every GET /server/get, the busiest route: look only as far back as a client
-    # that follows redirects needs (the hops come right before), not the whole buffer.
+    # Runs on every GET /server/get, the busiest route: first the one record before this.
+    # If it is another playground request but no hop, no chain ends here; only then look
+    # as far back as the three hops need (other pages' requests may come in between).
+    latest = buffer.recent(1)
+    if not latest:
+        return False
+    if latest[0].path.startswith("/server/") and not REDIRECT_HOP.fullmatch(latest[0].path):
+        return False
     hops = [r for r in buffer.recent(10) if r.path.startswith("/server/")][:3]
     if len(hops) < 3:
         return False
