@@ -58,7 +58,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.secret_key = secret.load_or_create(data_dir / "secret_key")
     app.json.sort_keys = False  # keep fields in the order a learner reads them
 
-    app.wsgi_app = workspaces.WorkspaceDispatcher(app.wsgi_app)  # /w/<id>/... in class mode
+    # /w/<id>/... in class mode
+    app.wsgi_app = workspaces.WorkspaceDispatcher(app.wsgi_app, app.config)
     app.session_interface = workspaces.WorkspaceSessions()
     errors.init_app(app)
     record.init_app(app)  # first: every later hook, the gate included, runs inside a record

@@ -216,12 +216,14 @@ class Registry:
         # the cache and then returning it could return None if a toggle lands in
         # between, and every caller would fail with a 500.
         workspace = db.workspace()
-        with self._lock:
-            state, read_at = self._states.get(workspace, (None, 0.0))
-            generation = self._generation
+        # One lookup in the dict the toggles replace whole (forget_state): no lock needed to
+        # read it, and a request asks this several times.
+        state, read_at = self._states.get(workspace, (None, 0.0))
         now = time.monotonic()
         if state is not None and now - read_at <= STATE_TTL:
             return state
+        with self._lock:
+            generation = self._generation
         conn = db.connect(db.database_path(), traced=False)  # not part of the learner's request
         try:
             state = self.stored_state(conn)

@@ -38,9 +38,22 @@ T = TypeVar("T")
 _outside: ContextVar[str | None] = ContextVar("sandbox_workspace_outside", default=None)
 
 
+# The request this thread is in (its WSGI environ, and the configured workspace): set by the
+# dispatcher for as long as Flask handles the request. current() is asked a dozen times per
+# request; this is one step, where Flask's request object is several.
+_request: ContextVar[tuple[dict[str, Any], str] | None]
+_request = ContextVar("sandbox_request", default=None)
+
+
 def current() -> str:
     """Return the workspace of this request: the one in its URL, else the configured one."""
-    if has_request_context():
+    known = _request.get()
+    if known is not None:
+        # The environ itself, not a copy: an instructor's request may point itself at a
+        # student's workspace for a moment (class_room.acting_in sets it there).
+        environ, configured = known
+        return environ.get(ENVIRON_KEY) or _outside.get() or configured
+    if has_request_context():  # a request not entered through the dispatcher (a test's)
         workspace = request.environ.get(ENVIRON_KEY)
         if workspace is not None:
             return workspace
@@ -90,8 +103,8 @@ class WorkspaceDispatcher:
     guard's job, once Flask has the request.
     """
 
-    def __init__(self, app: Callable[..., Any]):
-        self.app = app
+    def __init__(self, app: Callable[..., Any], config: dict[str, Any]):
+        self.app, self.config = app, config
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -103,7 +116,13 @@ class WorkspaceDispatcher:
                 environ[ENVIRON_KEY] = workspace
                 environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + PREFIX + workspace
                 environ["PATH_INFO"] = "/" + rest
-        return self.app(environ, start_response)
+        # Known to current() while Flask handles the request. A streamed body is sent after
+        # this returns: current() then asks Flask's request, as it always could.
+        token = _request.set((environ, self.config["SANDBOX_WORKSPACE"]))
+        try:
+            return self.app(environ, start_response)
+        finally:
+            _request.reset(token)
 
 
 def _redirect(environ: dict[str, Any], start_response: Callable[..., Any], path: str) -> Any:
