@@ -28,10 +28,10 @@ import time
 import weakref
 from collections import deque
 from datetime import datetime, timezone
-from logging.handlers import RotatingFileHandler
 from types import TracebackType
 from typing import Any
 
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from flask import Flask, current_app, has_app_context
 
 from sandbox import db, redact, workspaces
@@ -303,14 +303,20 @@ def install(app: Flask) -> None:
     app.extensions["sandbox.log_levels"] = Levels(_checked_level(app.config["SANDBOX_LOG_LEVEL"]))
     path = app.config.get("SANDBOX_LOG_FILE")
     if path:
-        # Rotation: at SANDBOX_LOG_FILE_BYTES the file becomes <name>.1 (and .1 becomes .2...):
-        # a log that runs for months never fills the disk.
-        file = RotatingFileHandler(
+        # Rotation: once it reaches SANDBOX_LOG_FILE_BYTES (passing it by one line at most),
+        # the file becomes <name>.1 (and .1 becomes .2...): a log that runs for months never
+        # fills the disk.
+        # Not the standard library's RotatingFileHandler: with --workers N, N processes write
+        # this one file, and that handler rotates from each of them unaware of the others (one
+        # renames the file while another still writes to it: lines land in the old file or are
+        # lost). This one takes a lock file beside the log (portalocker: the operating system's
+        # own file lock, on Windows, macOS and Linux) around each write and each rotation, and
+        # reopens the file when another process rotated it. Same arguments, same files.
+        file = ConcurrentRotatingFileHandler(
             path,
             maxBytes=int(app.config["SANDBOX_LOG_FILE_BYTES"]),
             backupCount=int(app.config["SANDBOX_LOG_FILE_KEEP"]),
             encoding="utf-8",
-            delay=True,  # opened with the first line
         )
         app.extensions["sandbox.log_file"] = file
         weakref.finalize(app, file.close)  # closed when the app goes away
