@@ -100,6 +100,19 @@ class InvalidQueryFields(ValidationFailed):
         )
 
 
+class InvalidHeaders(ValidationFailed):
+    """A request header has a value that does not fit; ``errors`` names each (loc: header, name)."""
+
+    title = "Invalid header"
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        super().__init__(
+            errors, f"Fix these headers and send the request again ({count}): {names}."
+        )
+
+
 def _complete(error: dict[str, Any]) -> dict[str, Any]:
     # An error written by hand (a rule no schema can say: "this username is taken") gets
     # the same shape as one from a model; its message says how to fix it already.

@@ -6,6 +6,7 @@ browser, curl and a notebook never disagree.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from flask import (
@@ -19,14 +20,15 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from . import __version__, class_room, db, notes, snapshots, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
 from .compare import compare
 from .display import comparison_html, copy_as
-from .errors import InvalidQuery, NotFound, ValidationFailed
+from .errors import NotFound, ValidationFailed
 from .guard import control_plane
 from .progress import progress
 from .record import Record, event, records, stream
@@ -34,6 +36,7 @@ from .registry import registry
 from .settings import SETTINGS
 from .validation import (
     Body,
+    Headers,
     NotBlank,
     Query,
     QueryInt,
@@ -41,6 +44,7 @@ from .validation import (
     json_type,
     query_int,
     read,
+    read_headers,
     read_query,
 )
 
@@ -204,21 +208,59 @@ def list_traces() -> Any:
     }
 
 
+# A message id of the live feed: what its ``id:`` lines say (sandbox/record.py).
+EVENT_ID = r"^[0-9]{1,18}$"
+
+
+def _an_event_id(value: Any) -> Any:
+    """Let an id through, as if left out when empty; refuse anything else, saying why."""
+    if value is None or value == "":  # "?last_event_id=": no id, a new feed
+        return None
+    if isinstance(value, str) and re.fullmatch(EVENT_ID, value, re.ASCII):
+        return value
+    raise PydanticCustomError(
+        "event_id",
+        "Last-Event-ID must be the id of a message this feed sent (a whole number), not "
+        "{sent}. Leave it out to start from now.",
+        {"sent": repr(str(value)[:40])},
+    )
+
+
+# One type for both ways to send it: the same rule, the same message, the same document.
+EventId = Annotated[Annotated[str, Field(pattern=EVENT_ID)] | None, BeforeValidator(_an_event_id)]
+
+
+class FeedQuery(Query):
+    """Where a reconnecting feed picks up, for a client that cannot set headers."""
+
+    last_event_id: EventId = Field(
+        None,
+        description="The last message id seen, as in the Last-Event-ID header a browser "
+        "sends: what came since is sent first",
+    )
+
+
+class FeedHeaders(Headers):
+    """Where a reconnecting feed picks up: a browser's EventSource sends it by itself."""
+
+    last_event_id: EventId = Field(
+        None,
+        alias="Last-Event-ID",
+        description="The last message id seen, which a browser's EventSource sends when it "
+        "reconnects: what came since is sent first",
+    )
+
+
 def last_event_id() -> int | None:
     """Return the last message id a reconnecting feed saw, or None for a new feed.
 
     A browser sends it by itself (the Last-Event-ID header, from the ``id:`` lines it
     read); another client may send it, or ``?last_event_id=`` when it cannot set headers.
     """
-    value = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    if value is None or value == "":
-        return None
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise InvalidQuery(
-            f"Last-Event-ID must be the id of a message this feed sent (a whole number), "
-            f"not {value[:40]!r}. Leave it out to start from now."
-        )
-    return int(value)
+    header = read_headers(FeedHeaders).last_event_id
+    asked = read_query(FeedQuery).last_event_id  # checked even when the header is sent
+    seen = header or asked
+    return None if seen is None else int(seen)
 
 
 @bp.get("/traces/stream")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import __version__, inspector, notes
-from sandbox.validation import components, query_parameters
+from sandbox.validation import components, header_parameters, query_parameters
 
 
 def ref(name: str) -> dict[str, str]:
@@ -428,26 +428,15 @@ def paths() -> dict[str, Any]:
                 "summary": "Server-Sent Events: each record as it completes",
                 "tags": ["sandbox"],
                 "parameters": [
-                    query(
-                        "last_event_id",
-                        {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                        "The last message id seen (as the Last-Event-ID header a browser "
-                        "sends when it reconnects): what came since is sent first",
-                    ),
-                    {
-                        "name": "Last-Event-ID",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-                        "description": "Sent by a browser's EventSource when it reconnects",
-                    },
+                    *query_parameters(inspector.FeedQuery),
+                    *header_parameters(inspector.FeedHeaders),
                 ],
                 "responses": {
                     "200": {
                         "description": "An event stream",
                         **content({"type": "string"}, "text/event-stream"),
                     },
-                    **problems(400),
+                    **problems(422),
                 },
             }
         },

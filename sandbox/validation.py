@@ -25,10 +25,17 @@ from pydantic import ValidationError as PydanticError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from .errors import InvalidBody, InvalidQueryFields, SandboxError, ValidationFailed
+from .errors import (
+    InvalidBody,
+    InvalidHeaders,
+    InvalidQueryFields,
+    SandboxError,
+    ValidationFailed,
+)
 
 B = TypeVar("B", bound=BaseModel)
 Q = TypeVar("Q", bound="Query")
+H = TypeVar("H", bound="Headers")
 
 
 class UnsupportedMediaType(SandboxError):
@@ -348,10 +355,11 @@ def _query_fix(parameter: dict[str, Any]) -> str:
         wanted = "text"
     described = parameter.get("description", "")
     said = f" ({described[:1].lower()}{described[1:]})" if described else ""  # not "WARNING"
+    send = f"Send {name}=" if parameter["in"] == "query" else f"Send the {name} header"
     if parameter["required"]:
-        return f"Send {name}= as {wanted}{said}."
+        return f"{send} as {wanted}{said}."
     default = f" (then {schema['default']})" if "default" in schema else ""
-    return f"Send {name}= as {wanted}{said}, or leave it out{default}."
+    return f"{send} as {wanted}{said}, or leave it out{default}."
 
 
 def read_query(model: type[Q]) -> Q:
@@ -359,18 +367,53 @@ def read_query(model: type[Q]) -> Q:
     return parse_query(model, request.args)
 
 
-def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+def query_parameters(model: type[BaseModel], where: str = "query") -> list[dict[str, Any]]:
     """Return the OpenAPI ``parameters`` (in: query) of ``model``'s fields, in their order."""
-    schema = model.model_json_schema(ref_template=REF, schema_generator=_Schema)
+    schema = model.model_json_schema(ref_template=REF, schema_generator=_Schema, by_alias=True)
     found = []
-    for name, field in model.model_fields.items():
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name
         prop = _never_null(dict(schema["properties"][name]))
         description = prop.pop("description", None) or field.description
-        parameter = {"name": name, "in": "query", "required": field.is_required(), "schema": prop}
+        parameter = {"name": name, "in": where, "required": field.is_required(), "schema": prop}
         if description:
             parameter["description"] = description
         found.append(parameter)
     return found
+
+
+# --- request headers: a model too, where a header's value is the client's to choose ---
+
+
+class Headers(BaseModel):
+    """Base of a model of request headers: each field's alias is the header's name.
+
+    Not ``forbid``: every request carries many headers (Host, User-Agent...) the model
+    does not name, and that is no error. Strict: a header's value is text.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+def read_headers(model: type[H]) -> H:
+    """Check this request's headers named by ``model``; one 422 lists every error."""
+    names = [field.alias or name for name, field in model.model_fields.items()]
+    data = {name: request.headers[name] for name in names if name in request.headers}
+    try:
+        return model.model_validate(data)
+    except PydanticError as error:
+        documented = {p["name"]: p for p in header_parameters(model)}
+        errors = field_errors(error, model)
+        for item in errors:
+            item["loc"] = ["header", *item["loc"]]  # where: a header (its name, as sent)
+            if item["field"] in documented:
+                item["fix"] = _query_fix(documented[item["field"]])
+        raise InvalidHeaders(errors) from None
+
+
+def header_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Return the OpenAPI ``parameters`` (in: header) of a :class:`Headers` model."""
+    return query_parameters(model, "header")
 
 
 def _never_null(schema: dict[str, Any]) -> dict[str, Any]:

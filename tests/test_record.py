@@ -282,8 +282,30 @@ def test_a_feed_away_for_too_long_is_told_it_missed_some(tmp_path):
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "１２", "9" * 19])
 def test_a_last_event_id_that_is_not_an_id_is_a_problem(client, value):
-    problem = is_problem(client.get(f"/sandbox/traces/stream?last_event_id={value}"), 400)
-    assert "Last-Event-ID" in problem["detail"]
+    """Sent either way, it is checked by one model: a 422 that says where, what and how."""
+    in_query = client.get("/sandbox/traces/stream", query_string={"last_event_id": value})
+    (error,) = is_problem(in_query, 422)["errors"]
+    assert error["loc"] == ["query", "last_event_id"]
+    assert error["message"].startswith("Last-Event-ID must be the id of a message this feed sent")
+    assert "Leave it out to start from now" in error["message"]
+    assert error["fix"].startswith("Send last_event_id= as text that matches ^[0-9]{1,18}$")
+
+    in_header = client.get("/sandbox/traces/stream", headers={"Last-Event-ID": value})
+    (error,) = is_problem(in_header, 422)["errors"]
+    assert error["loc"] == ["header", "Last-Event-ID"]
+    assert error["message"].startswith("Last-Event-ID must be the id of a message this feed sent")
+    assert error["fix"].startswith("Send the Last-Event-ID header as text that matches")
+
+
+def test_the_feeds_parameters_are_documented_from_the_models_that_check_them(client):
+    parameters = client.get("/api/openapi.json").json["paths"]["/sandbox/traces/stream"]["get"][
+        "parameters"
+    ]
+    assert [(p["name"], p["in"]) for p in parameters] == [
+        ("last_event_id", "query"),
+        ("Last-Event-ID", "header"),
+    ]
+    assert all(p["schema"] == {"type": "string", "pattern": "^[0-9]{1,18}$"} for p in parameters)
 
 
 def test_a_burst_of_messages_reaches_an_open_feed_in_one_write(app):

@@ -60,7 +60,7 @@ def workspace_reset(workspace: str) -> None:
     bugs.forget()
     app_levels = logs.levels()
     app_levels.forget()
-    logs.buffer(workspace=workspace).clear()
+    logs.forget(workspace=workspace)
 
 
 module = Module(

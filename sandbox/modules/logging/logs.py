@@ -11,7 +11,9 @@ tree turns each log record into a JSON line and
   per workspace, so a class's students never change each other's);
 * redacts secrets by the same rules as records (sandbox/redact.py);
 * keeps it in the workspace's buffer (the viewer reads it) and writes it to the log
-  file, if ``SANDBOX_LOG_FILE`` names one (rotated by size).
+  file, if ``SANDBOX_LOG_FILE`` names one (rotated by size). With several worker
+  processes, every worker's lines reach every worker's buffers through a file they
+  share (shared.py), and each line names its ``worker``.
 
 Switched off, the module still keeps one plain line per request, print-style: no time,
 no level, no record id. That is the "before": try finding anything in it.
@@ -28,14 +30,17 @@ import time
 import weakref
 from collections import deque
 from datetime import datetime, timezone
-from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from flask import Flask, current_app, has_app_context
 
 from sandbox import db, redact, workspaces
 from sandbox.record import Record, current_record
+
+from .shared import SharedLines
 
 ROOT = "sandbox.logs"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -69,13 +74,34 @@ class Buffer:
             self.lines.clear()
 
 
-_sequence = itertools.count(1)  # one numbering for every workspace: ``after=`` just works
+# One numbering for every workspace: ``after=`` just works. (Several workers: the file they
+# share numbers the lines instead, see shared.py.)
+_sequence = itertools.count(1)
 
 
 def buffer(app: Flask | None = None, workspace: str | None = None) -> Buffer:
     """Return the log buffer of a workspace (this request's by default)."""
     app = app or current_app
     return app.extensions["sandbox.logs"].get(workspace or workspaces.current())
+
+
+def read(app: Flask | None = None, workspace: str | None = None) -> list[dict[str, Any]]:
+    """Return a workspace's kept lines, oldest first: every worker's, when several serve."""
+    app = app or current_app
+    shared = app.extensions.get("sandbox.log_lines")
+    if shared is not None:
+        shared.pull()  # the lines the other workers wrote since this one last looked
+    return buffer(app, workspace).snapshot()
+
+
+def forget(app: Flask | None = None, workspace: str | None = None) -> None:
+    """Forget a workspace's lines (a reset), in every worker."""
+    app = app or current_app
+    workspace = workspace or workspaces.current()
+    shared = app.extensions.get("sandbox.log_lines")
+    if shared is not None:
+        shared.clear(workspace)
+    buffer(app, workspace).clear()
 
 
 # --- levels: per workspace and module, stored in the module's table ---
@@ -228,7 +254,11 @@ def wants(module: str, level: int) -> bool:
 
 def keep(app: Flask, workspace: str, line: dict[str, Any]) -> None:
     """Keep a line in the workspace's buffer and write it to the log file, if there is one."""
-    buffer(app, workspace).add(line)
+    shared = app.extensions.get("sandbox.log_lines")
+    if shared is not None:  # several workers: into the file they share (numbered there)
+        shared.write(workspace, line)
+    else:
+        buffer(app, workspace).add(line)
     file = app.extensions.get("sandbox.log_file")
     if file is not None:
         text = line.get("plain") or json.dumps(line, ensure_ascii=False, default=str)
@@ -299,18 +329,29 @@ def track(record: Record | None, error: BaseException) -> None:
 def install(app: Flask) -> None:
     """Give the app its buffers, levels and log file, and the loggers their handler (once)."""
     limit = app.config["SANDBOX_LOG_LIMIT"]
-    app.extensions["sandbox.logs"] = workspaces.PerWorkspace(lambda _: Buffer(limit))
+    buffers = workspaces.PerWorkspace(lambda _: Buffer(limit))
+    app.extensions["sandbox.logs"] = buffers
+    if app.config["SANDBOX_WORKERS"] > 1:  # several processes: lines in a file they share
+        shared = SharedLines(Path(app.instance_path) / "logs.db", buffers)
+        app.extensions["sandbox.log_lines"] = shared
+        weakref.finalize(app, shared.close)
     app.extensions["sandbox.log_levels"] = Levels(_checked_level(app.config["SANDBOX_LOG_LEVEL"]))
     path = app.config.get("SANDBOX_LOG_FILE")
     if path:
-        # Rotation: at SANDBOX_LOG_FILE_BYTES the file becomes <name>.1 (and .1 becomes .2...):
-        # a log that runs for months never fills the disk.
-        file = RotatingFileHandler(
+        # Rotation: once it reaches SANDBOX_LOG_FILE_BYTES (passing it by one line at most),
+        # the file becomes <name>.1 (and .1 becomes .2...): a log that runs for months never
+        # fills the disk.
+        # Not the standard library's RotatingFileHandler: with --workers N, N processes write
+        # this one file, and that handler rotates from each of them unaware of the others (one
+        # renames the file while another still writes to it: lines land in the old file or are
+        # lost). This one takes a lock file beside the log (portalocker: the operating system's
+        # own file lock, on Windows, macOS and Linux) around each write and each rotation, and
+        # reopens the file when another process rotated it. Same arguments, same files.
+        file = ConcurrentRotatingFileHandler(
             path,
             maxBytes=int(app.config["SANDBOX_LOG_FILE_BYTES"]),
             backupCount=int(app.config["SANDBOX_LOG_FILE_KEEP"]),
             encoding="utf-8",
-            delay=True,  # opened with the first line
         )
         app.extensions["sandbox.log_file"] = file
         weakref.finalize(app, file.close)  # closed when the app goes away

@@ -117,7 +117,7 @@ def lines() -> dict[str, Any]:
     """The newest log lines that match the filters, oldest first; ``after`` for a live tail."""
     asked = read_query(LineFilter)
     filters, after, limit = _filters(asked), asked.after, asked.limit
-    every = logs.buffer().snapshot()
+    every = logs.read()
     found = [line for line in every if line["seq"] > after and _matches(line, filters)]
     return {
         "lines": found[-limit:],
