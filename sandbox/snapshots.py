@@ -106,11 +106,12 @@ def listing() -> list[dict[str, Any]]:
     found = []
     for path in folder().glob("*.db"):
         if NAME.fullmatch(path.stem):
-            found.append(_describe(path))
+            found.append(describe(path))
     return sorted(found, key=lambda s: s["created_at"], reverse=True)
 
 
-def _describe(path: Path) -> dict[str, Any]:
+def describe(path: Path) -> dict[str, Any]:
+    """Return a snapshot file's name, date, size and how many rows it holds."""
     conn = sqlite3.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True)
     try:
         info = dict(conn.execute("select key, value from snapshot_info").fetchall())
@@ -146,16 +147,16 @@ def make(name: str) -> dict[str, Any]:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     try:
-        _copy(db.workspace(), Path(temporary))
+        copy_of(db.workspace(), Path(temporary))
         os.replace(temporary, target)  # listed only once it is whole
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     event("sandbox", f"snapshot '{name}' saved: this workspace's rows and key files")
-    return _describe(target)
+    return describe(target)
 
 
-def _copy(workspace: str, temporary: Path) -> None:
+def copy_of(workspace: str, temporary: Path) -> None:
     """Copy the database into ``temporary``, then keep only the workspace's rows in it."""
     lock = db.connect(db.database_path(), traced=False)
     source = db.connect(db.database_path(), traced=False)
@@ -261,7 +262,7 @@ def restore_file(source: Path, label: str, *, handout: bool = False) -> dict[str
         "status": "restored",
         "renumbered": renumbered,
         "modules_did": said,
-        **_describe(source),
+        **describe(source),
     }
 
 
