@@ -245,3 +245,51 @@ def test_a_student_cannot_hand_out_change_the_hand_out_or_reach_a_classmates_sna
     assert sorted(p.name for p in (data_dir / "handouts").iterdir()) == ["start.db"]
     assert handout.read_bytes() == before
     is_problem(teacher.patch(f"{room.url}/class/api/handouts/typo", json={"start": True}), 404)
+
+
+def test_the_dashboard_hands_out_and_a_students_page_restores_it(browser, room, ada, bob):
+    from playwright.sync_api import expect
+
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+    assert ada.post("api/notes", json={"title": "from the dashboard", "body": "x"}).ok
+    password = room.app.extensions["sandbox.class_first_password"]
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{room.url}/class/login")
+        page.get_by_label("Name").fill("instructor")
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.locator("[data-handouts-empty]")).to_be_visible()
+        page.locator(f'tr[data-student="{ada.workspace}"]').get_by_role("link", name="Ada").click()
+        form = page.locator("[data-handout-form]")
+        expect(form).to_be_visible()
+        form.locator("[data-handout-name]").fill("lesson-2")
+        form.get_by_label("New students start from this").check()
+        form.get_by_role("button", name="Hand out").click()
+        confirm = page.locator("dialog[data-confirm]")
+        expect(confirm).to_contain_text("Hand out class:lesson-2?")
+        confirm.get_by_role("button", name="Hand out").click()
+        expect(page.locator(".toast-success")).to_contain_text("class:lesson-2")
+        row = page.locator("[data-handout-rows] tr")
+        expect(row).to_contain_text("class:lesson-2")
+        expect(row).to_contain_text("start from it")
+
+        student = context.new_page()
+        student.on("pageerror", lambda error: errors.append(str(error)))
+        student.goto(f"{bob.url}?token={bob.token}#snapshots")
+        handout = student.locator('tr[data-snapshot="class:lesson-2"]')
+        expect(handout).to_contain_text("from your instructor")
+        expect(handout.get_by_role("button", name="Delete")).to_have_count(0)
+        student.once("dialog", lambda dialog: dialog.accept())
+        handout.get_by_role("button", name="Restore").click()
+        expect(student.locator(".toast-success")).to_contain_text("class:lesson-2")
+        titles = {n["title"] for n in bob.get("api/notes?limit=100").json()["items"]}
+        assert "from the dashboard" in titles
+        assert not errors, f"JavaScript errors: {errors}"
+    finally:
+        context.close()
