@@ -226,7 +226,7 @@ def restore(name: str) -> dict[str, Any]:
     """Restore hand-out ``class:<name>`` into this request's workspace (a student's own)."""
     bare = name.removeprefix(PREFIX)
     if not _class_mode():
-        raise NotFound("This sandbox serves no class, so it has no hand-outs ('class:...').")
+        raise NotFound(_no_class(name))
     path = path_of(bare)
     if not path.is_file():
         names = ", ".join(h["name"] for h in for_students()) or "none yet"
@@ -236,8 +236,14 @@ def restore(name: str) -> dict[str, Any]:
     return {**answer, "name": name, "from": "your instructor", "locked_modules_reset": changed}
 
 
+def _no_class(name: str) -> str:
+    return f"This sandbox serves no class, so it has no hand-out '{name}' (class:<name>)."
+
+
 def refuse(name: str, verb: str) -> SandboxError:
-    """Return the 403 problem for a student who tries to change a hand-out."""
+    """Return the problem for a student who tries to change a hand-out: 403 (404 on a laptop)."""
+    if not _class_mode():
+        return NotFound(_no_class(name))
     return HandoutRefused(
         f"'{name}' is your instructor's hand-out: you may restore it "
         f"(POST /sandbox/snapshots/{name}/restore), not {verb} it. Take a snapshot of your "

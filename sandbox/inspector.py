@@ -347,7 +347,7 @@ def make_snapshot() -> Any:
     """Save this workspace's rows and key files: ``{"name": "before-encryption"}``."""
     sent = request.get_json(silent=True)
     name = sent.get("name") if isinstance(sent, dict) else None
-    if isinstance(name, str) and class_handouts.is_handout(name):
+    if isinstance(name, str) and class_handouts.is_handout(name) and class_room.is_class_server():
         raise class_handouts.refuse(name, "overwrite")
     made = snapshots.make(read(SnapshotRequest).name)
     return made, 201

@@ -293,3 +293,16 @@ def test_the_dashboard_hands_out_and_a_students_page_restores_it(browser, room, 
         assert not errors, f"JavaScript errors: {errors}"
     finally:
         context.close()
+
+
+def test_a_restore_keeps_the_modules_the_class_has_locked(room, ada):
+    ada.switch("auth", {"enabled": True})
+    assert ada.post("sandbox/snapshots", json={"name": "auth-on"}).status_code == 201
+    teacher = instructor(room)
+    rule = {"enabled": False, "locked": True}
+    assert teacher.patch(f"{room.url}/class/api/modules/auth", json=rule).status_code == 200
+    restored = ada.post("sandbox/snapshots/auth-on/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["locked_modules_reset"] == ["auth off"]
+    modules = {m["name"]: m["enabled"] for m in ada.get("sandbox/modules").json()["modules"]}
+    assert modules["auth"] is False  # the snapshot's switch does not undo the lock
