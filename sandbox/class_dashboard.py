@@ -27,8 +27,8 @@ from flask import (
 )
 from pydantic import Field
 
+from . import class_handouts, class_room, class_students, db, snapshots
 from . import class_instructors as instructors
-from . import class_room, class_students, db
 from .errors import NotFound, Unauthorized, ValidationFailed
 from .record import event
 from .registry import registry
@@ -47,6 +47,30 @@ class ModuleRule(Body):
 
     enabled: bool = Field(None, description="true or false: the module for everyone")
     locked: bool = Field(None, description="true or false: whether students may switch it")
+
+
+class HandOut(Body):
+    """Hand out a workspace's state to every student, as it is now or as one snapshot."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9-]{1,40}$",
+        description="the hand-out's name: students see class:<name> (like class:lesson-3)",
+    )
+    workspace: str = Field(
+        pattern=r"^[a-z0-9]{6,32}$", description="the workspace to take it of (yours, say)"
+    )
+    snapshot: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,40}$",
+        description="one of that workspace's snapshots; left out: the workspace as it is now",
+    )
+    start: bool = Field(False, description="true: every student who joins from now starts from it")
+
+
+class HandoutStart(Body):
+    """Whether students who join from now start from this hand-out."""
+
+    start: bool = Field(description="true: new students start from it; false: they do not")
 
 
 bp = Blueprint("class_dashboard", __name__, url_prefix="/class")
@@ -345,6 +369,60 @@ def progress_csv() -> Response:
 def action_log() -> Any:
     """What instructors did, newest first."""
     return {"actions": class_room.actions(read_query(ActionsQuery).limit)}
+
+
+# --- hand-outs: a starting state for every student (class_handouts.py) ---
+
+
+@api.get("/students/<workspace>/snapshots")
+def student_snapshots(workspace: str) -> Any:
+    """A workspace's snapshots, to pick one to hand out."""
+    name = _name_of(workspace)
+    with class_room.acting_in(workspace):
+        return {"workspace": workspace, "name": name, "snapshots": snapshots.listing()}
+
+
+@api.get("/handouts")
+def handouts() -> Any:
+    """The class's hand-outs, newest first, and the one new students start from."""
+    return {"handouts": class_handouts.listing(), "start": class_handouts.start()}
+
+
+@api.post("/handouts")
+def hand_out() -> Any:
+    """Hand out a workspace's state: every student may restore it as class:<name>."""
+    asked = read(HandOut)
+    student = _name_of(asked.workspace)
+    made = class_handouts.hand_out(asked.name, asked.workspace, asked.snapshot, asked.start)
+    what = f"snapshot '{asked.snapshot}'" if asked.snapshot else "the state now"
+    class_room.log_action(
+        "hand-out",
+        f"handed out class:{asked.name}: {what} of {student}'s workspace ({asked.workspace})"
+        + ("; new students start from it" if asked.start else ""),
+    )
+    return made, 201
+
+
+@api.patch("/handouts/<name>")
+def handout_start(name: str) -> Any:
+    """Make new students start from this hand-out, or no longer."""
+    path = class_handouts.existing(name)
+    start = read(HandoutStart).start
+    if start:
+        class_handouts.set_start(name)
+    elif class_handouts.start() == name:
+        class_handouts.set_start(None)
+    verb = "new students start from" if start else "new students no longer start from"
+    class_room.log_action("hand-out", f"{verb} class:{name}")
+    return class_handouts.describe(path)
+
+
+@api.delete("/handouts/<name>")
+def delete_handout(name: str) -> Any:
+    """Delete a hand-out; what students restored of it stays theirs."""
+    class_handouts.delete(name)
+    class_room.log_action("hand-out", f"deleted the hand-out class:{name}")
+    return "", 204
 
 
 @api.post("/token")

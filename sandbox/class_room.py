@@ -210,6 +210,19 @@ def apply_start(workspace: str, names: list[str] | None = None) -> list[str]:
     return changed
 
 
+def is_class_server() -> bool:
+    """Return whether this server serves a class."""
+    return bool(current_app.config["SANDBOX_CLASS_MODE"])
+
+
+def apply_locks(workspace: str) -> list[str]:
+    """Put a workspace's locked modules back at the class's state (after a restore)."""
+    # A snapshot keeps the switches as they were: one taken before a lock, or a hand-out
+    # prepared with a module the class has locked off since, would undo the lock.
+    locked = [name for name, rule in rules().items() if rule["locked"]]
+    return apply_start(workspace, locked) if locked else []
+
+
 def switch_everywhere(name: str) -> int:
     """Put every workspace at the class's state of one module; return how many changed."""
     return sum(bool(apply_start(workspace, [name])) for workspace in student_ids())

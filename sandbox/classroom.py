@@ -36,7 +36,7 @@ from flask import (
     url_for,
 )
 
-from . import class_dashboard, class_instructors, class_room, db
+from . import class_dashboard, class_handouts, class_instructors, class_room, db
 from .class_preset import Preset
 from .errors import NotFound, SandboxError, Unauthorized, ValidationFailed
 from .record import event
@@ -299,14 +299,20 @@ def join() -> Any:
             )
             db.seed(conn, workspace)  # the same example notes a laptop starts with
     event("sandbox", f"{name!r} joined: workspace {workspace}", workspace=workspace)
+    started = None
     if status == 201:
         class_room.apply_start(workspace)  # the modules the class starts with
+        # and the state the instructor chose for newcomers, if any (class_handouts.py)
+        started = class_handouts.start_new_student(workspace)
     url = url_for("pages.index", _external=True) + f"w/{workspace}/"
     if is_form:
         response = redirect(url, 303)
         set_token_cookie(response, token, f"{request.script_root}{PREFIX}{workspace}/")
         return response
-    return jsonify({"workspace": workspace, "name": name, "url": url, "token": token}), status
+    answer = {"workspace": workspace, "name": name, "url": url, "token": token}
+    if started:
+        answer["started_from"] = started
+    return jsonify(answer), status
 
 
 def init_app(app: Flask) -> None:

@@ -441,6 +441,24 @@ class Sandbox:
         columns += ["requests_last_minute", "last_error", "switched"]
         return display.Table(rows, columns)
 
+    def hand_out(
+        self, name: str, workspace: str, *, snapshot: str | None = None, start: bool = False
+    ) -> dict[str, Any]:
+        """Hand out a workspace's state to every student as ``class:<name>`` (instructors).
+
+        ``snapshot``: one of that workspace's snapshots, else the workspace as it is now;
+        ``start=True``: students who join from now start from it. Each student then runs
+        ``sb.restore("class:<name>")`` in their own workspace.
+        """
+        body = {"name": name, "workspace": workspace, "snapshot": snapshot, "start": start}
+        return self._api("POST", "/class/api/handouts", json=body)
+
+    def handouts(self) -> display.Table:
+        """List the class's hand-outs and which one new students start from (instructors)."""
+        rows = self._api("GET", "/class/api/handouts")["handouts"]
+        columns = ["name", "taken_of", "starts_new_students", "created_at", "notes", "rows"]
+        return display.Table(rows, columns)
+
     def reset(self) -> dict[str, Any]:
         """Put data, toggles and progress back to the start, and forget this handle's cookies."""
         self.session.cookies.clear()
@@ -455,9 +473,11 @@ class Sandbox:
         return self._api("POST", f"/sandbox/snapshots/{quote(name, safe='')}/restore")
 
     def snapshots(self) -> display.Table:
-        """List this workspace's snapshots, newest first."""
+        """List this workspace's snapshots, newest first, then the instructor's hand-outs."""
         rows = self._api("GET", "/sandbox/snapshots")["snapshots"]
-        return display.Table(rows, ["name", "created_at", "notes", "rows", "bytes"])
+        for row in rows:
+            row.setdefault("from", "you")
+        return display.Table(rows, ["name", "from", "created_at", "notes", "rows", "bytes"])
 
     def sql(self, query: str, *, explain: bool = False) -> display.Table:
         """Run a read-only SQL statement through the sandbox's SQL console."""

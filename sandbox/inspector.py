@@ -23,7 +23,7 @@ from markupsafe import Markup
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from . import __version__, class_room, db, notes, snapshots, sql_console
+from . import __version__, class_handouts, class_room, db, notes, snapshots, sql_console
 from .capacity import client_gone, take_slot
 from .classroom import is_class_mode
 from .compare import compare
@@ -376,14 +376,21 @@ def reset() -> Any:
 @bp.get("/snapshots")
 @control_plane
 def list_snapshots() -> Any:
-    """List this workspace's snapshots, newest first."""
-    return {"snapshots": snapshots.listing(), "limit": snapshots.LIMIT}
+    """List this workspace's snapshots, newest first, then the instructor's hand-outs."""
+    return {
+        "snapshots": snapshots.listing() + class_handouts.for_students(),
+        "limit": snapshots.LIMIT,
+    }
 
 
 @bp.post("/snapshots")
 @control_plane
 def make_snapshot() -> Any:
     """Save this workspace's rows and key files: ``{"name": "before-encryption"}``."""
+    sent = request.get_json(silent=True)
+    name = sent.get("name") if isinstance(sent, dict) else None
+    if isinstance(name, str) and class_handouts.is_handout(name) and class_room.is_class_server():
+        raise class_handouts.refuse(name, "overwrite")
     made = snapshots.make(read(SnapshotRequest).name)
     return made, 201
 
@@ -392,13 +399,20 @@ def make_snapshot() -> Any:
 @control_plane
 def restore_snapshot(name: str) -> Any:
     """Put this workspace back to a snapshot: data, switches, progress and keys, at once."""
-    return snapshots.restore(name)
+    if class_handouts.is_handout(name):
+        return class_handouts.restore(name)
+    answer = snapshots.restore(name)
+    if class_room.is_class_server():
+        answer["locked_modules_reset"] = class_room.apply_locks(db.workspace())
+    return answer
 
 
 @bp.delete("/snapshots/<name>")
 @control_plane
 def delete_snapshot(name: str) -> Any:
     """Delete one of this workspace's snapshots."""
+    if class_handouts.is_handout(name):
+        raise class_handouts.refuse(name, "delete")
     snapshots.delete(name)
     return "", 204
 

@@ -270,6 +270,17 @@ SCHEMAS: dict[str, Any] = {
             "bytes": {"type": "integer", "description": "The size of its file"},
             "notes": {"type": "integer"},
             "rows": {"type": "integer", "description": "Rows saved, of every table"},
+            "from": {
+                "type": "string",
+                "description": "In a class, 'your instructor': a hand-out (class:<name>), "
+                "to restore, not to delete",
+            },
+            "starts_new_students": {"type": "boolean"},
+            "modules_did": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "After a restore: what each module did (jobs queued again)",
+            },
         },
     },
     "Challenge": {
@@ -301,7 +312,8 @@ SCHEMAS.update(
         inspector.SnapshotRequest,
     )
 )
-SNAPSHOT_NAME = path_param("name", {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"})
+# class:<name>: a hand-out of the class's instructor (class mode), restorable by every student.
+SNAPSHOT_NAME = path_param("name", {"type": "string", "pattern": "^(class:)?[a-z0-9-]{1,40}$"})
 
 OBJECT = {"type": "object"}
 SANDBOX_TAG = {"name": "sandbox", "description": "Toggles, records, progress, SQL console"}
@@ -552,7 +564,7 @@ def paths() -> dict[str, Any]:
                 "requestBody": body("SnapshotRequest"),
                 "responses": {
                     "201": ok("Saved", ref("Snapshot")),
-                    **problems(400, 409, 413, 415, 422),
+                    **problems(400, 403, 409, 413, 415, 422),
                 },
             },
         },
@@ -572,7 +584,7 @@ def paths() -> dict[str, Any]:
             "delete": {
                 "summary": "Delete a snapshot",
                 "tags": ["sandbox"],
-                "responses": {"204": {"description": "Deleted"}, **problems(400, 404)},
+                "responses": {"204": {"description": "Deleted"}, **problems(400, 403, 404)},
             },
         },
         "/sandbox/sql": {

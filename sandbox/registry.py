@@ -103,7 +103,15 @@ class Module:
     beside the database for a workspace (the encryption keys): a snapshot saves them with the
     workspace's rows, and a restore puts them back (sandbox/snapshots.py). ``restored(conn,
     workspace)`` runs inside a restore's transaction once the rows are back, to make what lies
-    outside the rows agree with them (the indexing module's indexes).
+    outside the rows agree with them (the indexing module's indexes, the jobs module's queue);
+    what it returns, if anything, is a sentence the restore's answer shows.
+
+    An instructor's hand-out (sandbox/class_handouts.py) is a snapshot of one workspace
+    restored into others. ``not_handed_out`` names the module's tables whose rows must not
+    travel that way (live logins and tokens, a workspace's own history): they start empty.
+    ``handed_out(conn, workspace, files)`` runs inside such a restore, with the files the
+    hand-out saved for the module, to make the rows this workspace's own (the encryption
+    module re-encrypts the notes under this workspace's key; the hand-out's key stays out).
 
     ``handle`` adds calls to the notebook handle: ``{"logs": fn}`` makes ``sb.logs(...)``
     call ``fn(sb, ...)`` (sandbox/handle.py), so a module brings its own notebook helpers.
@@ -138,7 +146,9 @@ class Module:
     nav_links: tuple[tuple[str, str], ...] = ()
     handle: dict[str, Callable[..., Any]] = field(default_factory=dict)
     snapshot_files: Callable[[str], list[str]] | None = None
-    restored: Callable[[Any, str], None] | None = None
+    restored: Callable[[Any, str], str | None] | None = None
+    not_handed_out: tuple[str, ...] = ()
+    handed_out: Callable[[Any, str, dict[str, bytes]], None] | None = None
     name: str = field(init=False)
     title: str = field(init=False)
     summary: str = field(init=False)

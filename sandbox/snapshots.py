@@ -106,11 +106,12 @@ def listing() -> list[dict[str, Any]]:
     found = []
     for path in folder().glob("*.db"):
         if NAME.fullmatch(path.stem):
-            found.append(_describe(path))
+            found.append(describe(path))
     return sorted(found, key=lambda s: s["created_at"], reverse=True)
 
 
-def _describe(path: Path) -> dict[str, Any]:
+def describe(path: Path) -> dict[str, Any]:
+    """Return a snapshot file's name, date, size and how many rows it holds."""
     conn = sqlite3.connect(f"file:{pathname2url(str(path))}?mode=ro", uri=True)
     try:
         info = dict(conn.execute("select key, value from snapshot_info").fetchall())
@@ -146,16 +147,16 @@ def make(name: str) -> dict[str, Any]:
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".tmp")
     os.close(fd)
     try:
-        _copy(db.workspace(), Path(temporary))
+        copy_of(db.workspace(), Path(temporary))
         os.replace(temporary, target)  # listed only once it is whole
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     event("sandbox", f"snapshot '{name}' saved: this workspace's rows and key files")
-    return _describe(target)
+    return describe(target)
 
 
-def _copy(workspace: str, temporary: Path) -> None:
+def copy_of(workspace: str, temporary: Path) -> None:
     """Copy the database into ``temporary``, then keep only the workspace's rows in it."""
     lock = db.connect(db.database_path(), traced=False)
     source = db.connect(db.database_path(), traced=False)
@@ -220,62 +221,116 @@ def restore(name: str) -> dict[str, Any]:
     source = path_of(name)
     if not source.is_file():
         raise NotFound(_unknown(name))
+    return restore_file(source, f"snapshot '{name}'")
+
+
+# The rows a hand-out (class_handouts.py) never carries into a student's workspace: the
+# student's progress is theirs and stays as it is (a hand-out solves nothing for anyone).
+# Each module names its own such tables (Module.not_handed_out: logins, tokens, history);
+# those start empty.
+KEPT_BY_STUDENT = ("progress",)
+
+
+def not_handed_out() -> set[str]:
+    """Return the tables whose rows a hand-out leaves empty (the modules name them)."""
+    return {t for m in registry().modules.values() for t in m.not_handed_out}
+
+
+def restore_file(source: Path, label: str, *, handout: bool = False) -> dict[str, Any]:
+    """Put this workspace at the state saved in ``source`` (one of its snapshots, or a hand-out).
+
+    A hand-out was taken of another workspace: its rows are re-homed into this one, and the
+    modules make them this workspace's own (``handed_out``: the notes under this workspace's
+    key, never the one the hand-out was made with).
+    """
     workspace = db.workspace()
     conn = db.get_db().conn  # the request's own connection: its record shows every statement
     # ATTACH cannot run inside a transaction; mode=ro: a restore only ever reads the snapshot.
     conn.execute("attach database ? as snapshot", (f"file:{pathname2url(str(source))}?mode=ro",))
     try:
-        restored, renumbered = _restore_rows(conn, workspace)
+        restored, renumbered, said = _restore_rows(conn, workspace, handout)
     finally:
         conn.execute("detach database snapshot")
     # What the core and the modules keep in memory is stale now, as after a reset.
     registry().forget_workspace(workspace)
     progress().forget()
-    message = f"snapshot '{name}' restored: {restored} rows back"
+    message = f"{label} restored: {restored} rows back"
     if renumbered:
-        message += f", {renumbered} under new ids (a classmate's rows hold the old ones)"
+        message += f", {renumbered} under new ids (another workspace's rows hold the old ones)"
     event("sandbox", message, rows=restored, renumbered=renumbered)
-    return {"status": "restored", "renumbered": renumbered, **_describe(source)}
+    return {
+        "status": "restored",
+        "renumbered": renumbered,
+        "modules_did": said,
+        **describe(source),
+    }
 
 
-def _restore_rows(conn: sqlite3.Connection, workspace: str) -> tuple[int, int]:
+def _restore_rows(
+    conn: sqlite3.Connection, workspace: str, handout: bool = False
+) -> tuple[int, int, dict[str, str]]:
     """Replace the workspace's rows with the snapshot's; write its files before committing.
 
-    Return how many rows came back, and how many of them got a new id.
+    Return how many rows came back, how many of them got a new id, and what each module
+    said it did (the jobs module: which jobs it queued again).
     """
     saved = workspace_tables(conn, "snapshot")
     tables = workspace_tables(conn)
-    restored = 0
+    info = dict(conn.execute("select key, value from snapshot.snapshot_info").fetchall())
+    taken_of = info.get("workspace", workspace)  # a hand-out's: the workspace it was taken of
+    kept = set(KEPT_BY_STUDENT) if handout else set()
+    emptied = not_handed_out() if handout else set()
+    restored, said = 0, {}
     try:
         with conn:  # one transaction: every table at once, or none
             conn.execute("BEGIN IMMEDIATE")  # writers wait; readers see the old state till commit
             for table in tables:
-                conn.execute(f'delete from main."{table}" where workspace = ?', (workspace,))
-            renumbered = _new_ids(conn, workspace, [t for t in tables if t in saved])
-            for table, columns in tables.items():
-                if table not in saved:
-                    continue  # a module added since the snapshot: it starts empty
-                shared = [c for c in columns if c in saved[table]]
-                values = ", ".join(_value(conn, table, c) for c in shared)
+                if table not in kept:
+                    conn.execute(f'delete from main."{table}" where workspace = ?', (workspace,))
+            carried = [t for t in tables if t in saved and t not in kept | emptied]
+            renumbered = _new_ids(conn, taken_of, carried)
+            for table in carried:
+                shared = [c for c in tables[table] if c in saved[table]]
+                # Every row lands in this workspace, whichever workspace it was saved from.
+                values = ", ".join(
+                    "?" if c == "workspace" else _value(conn, table, c) for c in shared
+                )
                 names = ", ".join(f'"{c}"' for c in shared)
                 cursor = conn.execute(
                     f'insert into main."{table}" ({names}) select {values} '
                     f'from snapshot."{table}" as s where s.workspace = ?',
-                    (workspace,),
+                    (workspace, taken_of),
                 )
                 restored += cursor.rowcount
             conn.execute("drop table temp.snapshot_ids")
+            if handout:
+                _hand_out_files(conn, workspace, taken_of)
             for module in registry().modules.values():  # on or off: their rows came back
                 if module.restored is not None:
-                    module.restored(conn, workspace)
-            _restore_files(conn, workspace)
+                    words = module.restored(conn, workspace)
+                    if words:
+                        said[module.name] = words
+            if not handout:
+                _restore_files(conn, workspace)
     except sqlite3.IntegrityError as error:
         raise SnapshotConflict(
             "The snapshot's rows clash with rows made since by another workspace "
             f"({error}), so nothing was restored. Take a new snapshot of what you have, "
             "or POST /sandbox/reset to start over."
         ) from None
-    return restored, renumbered
+    return restored, renumbered, said
+
+
+def _hand_out_files(conn: sqlite3.Connection, workspace: str, taken_of: str) -> None:
+    """Let each module make a hand-out's rows this workspace's own, with the files saved."""
+    saved = dict(conn.execute("select path, content from snapshot.snapshot_files").fetchall())
+    for module in registry().modules.values():
+        if module.handed_out is None or module.snapshot_files is None:
+            continue
+        # The files the module names for the workspace the hand-out was taken of: read here,
+        # never written (that workspace's key stays that workspace's alone).
+        files = {p: saved[p] for p in module.snapshot_files(taken_of) if p in saved}
+        module.handed_out(conn, workspace, files)
 
 
 # In a class every student's notes share one table, and one sequence of ids: SQLite gives
@@ -291,7 +346,7 @@ def _integer_key(conn: sqlite3.Connection, table: str) -> str | None:
 
 
 def _new_ids(conn: sqlite3.Connection, workspace: str, tables: list[str]) -> int:
-    """Pick a new id for each saved row whose id another workspace's row now holds."""
+    """Pick a new id for each row saved of ``workspace`` whose id another row now holds."""
     conn.execute(
         "create temp table if not exists snapshot_ids "
         "(tbl text, old integer, new integer, primary key (tbl, old))"

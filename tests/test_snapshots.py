@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -342,3 +343,35 @@ def test_a_restore_makes_the_indexes_agree_with_the_restored_rows(app, client):
     listed = [i["name"] for i in client.get("/indexing/indexes").json["indexes"]]
     assert kept in listed
     assert client.delete(f"/indexing/indexes/{kept}").status_code == 204  # still droppable
+
+
+def test_a_job_saved_while_queued_runs_after_the_restore(app, client):
+    from sandbox.modules.jobs.runner import job_queue
+
+    assert client.patch("/sandbox/modules/jobs", json={"enabled": True}).status_code == 200
+    queue = job_queue(app)
+    queue.stop()  # no worker for a moment: the job waits in the queue
+    try:
+        queued = client.post("/api/notes/export")
+        assert queued.status_code == 202, queued.text
+        url = queued.headers["Location"]
+        assert client.post("/sandbox/snapshots", json={"name": "queued"}).status_code == 201
+    finally:
+        queue.start()
+    assert poll_job(client, url)["status"] == "done"  # its message is used up now
+
+    restored = client.post("/sandbox/snapshots/queued/restore")
+    assert restored.status_code == 200, restored.text
+    job_id = url.rsplit("/", 1)[1]
+    assert f"queued again: {job_id}" in restored.json["modules_did"]["jobs"]
+    assert client.get(url).json["status"] in ("queued", "running", "done")
+    job = poll_job(client, url)
+    assert job["status"] == "done" and job["attempts"] == 1  # run again, once, from the start
+
+
+def poll_job(client, url: str, seconds: float = 10) -> dict:
+    deadline = time.monotonic() + seconds
+    while (job := client.get(url).json)["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, f"job still {job['status']}: {job}"
+        time.sleep(0.05)
+    return job

@@ -374,7 +374,7 @@
     if (workspace !== view.open) $("[data-detail-record]").hidden = true;
     view.open = workspace;
     detail.hidden = false;
-    await loadDetail();
+    await Promise.all([loadDetail(), loadSnapshotChoices()]);
     if (record) await showRecord(record);
     detail.scrollIntoView({ block: "start" });
   }
@@ -490,6 +490,55 @@
     box.hidden = false;
   }
 
+  // --- hand-outs --------------------------------------------------------------------------
+
+  async function loadHandouts() {
+    const data = await api(urls.handoutsUrl);
+    $("[data-handout-rows]").replaceChildren(
+      ...data.handouts.map((h) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, el("code", {}, `class:${h.name}`)),
+          el("td", {}, nameOf(h.taken_of)),
+          el("td", { class: "num" }, h.notes),
+          el("td", {}, h.starts_new_students ? "start from it" : "–"),
+          el(
+            "td",
+            { class: "class-buttons" },
+            el("button", { type: "button", class: "button", "data-handout-toggle": h.name, "data-to": String(!h.starts_new_students) },
+              h.starts_new_students ? "Stop giving it to new students" : "Give it to new students"),
+            el("button", { type: "button", class: "button button-danger", "data-handout-delete": h.name }, "Delete"),
+          ),
+        ),
+      ),
+    );
+    $("[data-handouts-empty]").hidden = data.handouts.length > 0;
+  }
+
+  /** Fill the hand-out form's choice of states with the open workspace's snapshots. */
+  async function loadSnapshotChoices() {
+    const select = $("[data-handout-snapshot]");
+    const data = await api(fill(urls.studentSnapshotsUrl, { __WS__: view.open }));
+    select.replaceChildren(
+      el("option", { value: "" }, "as it is now"),
+      ...data.snapshots.map((s) => el("option", { value: s.name }, `snapshot ${s.name} (${s.notes} notes)`)),
+    );
+  }
+
+  $("[data-handout-form]").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const workspace = view.open;
+    const name = $("[data-handout-name]").value;
+    const snapshot = $("[data-handout-snapshot]").value || null;
+    const start = $("[data-handout-start]").checked;
+    act(
+      [`Hand out class:${name}?`, `Every student may restore ${snapshot ? `the snapshot ${snapshot}` : "the state now"} of ${nameOf(workspace)}'s workspace into their own${start ? "; students who join from now start from it" : ""}.`, "Hand out"],
+      () => sendJSON(urls.handoutsUrl, "POST", { name, workspace, snapshot, start }),
+      () => `Handed out: students restore class:${name}.`,
+    );
+  });
+
   // --- what instructors did --------------------------------------------------------------
 
   async function loadActions() {
@@ -512,7 +561,7 @@
 
   async function refresh() {
     try {
-      await Promise.all([loadStudents(), api(urls.roomUrl).then(showRoom)]);
+      await Promise.all([loadStudents(), api(urls.roomUrl).then(showRoom), loadHandouts()]);
       if (view.open) await loadDetail();
       live.dataset.live = "on";
       live.textContent = "live";
@@ -615,6 +664,23 @@
         [`Reset ${name}'s workspace?`, `Their notes, accounts, switches, progress and records go back to the class's start. Nobody else's workspace changes.`, "Reset"],
         () => api(fill(urls.resetUrl, { __WS__: workspace }), { method: "POST" }),
         () => `${name}'s workspace is back to the start.`,
+      );
+    } else if (data.handoutToggle !== undefined) {
+      const start = data.to === "true";
+      const name = data.handoutToggle;
+      act(
+        start
+          ? [`Give class:${name} to new students?`, "Every student who joins from now starts from it (one hand-out at a time does).", "Give it"]
+          : [`Stop giving class:${name} to new students?`, "Students who join from now start from the class's usual start.", "Stop"],
+        () => sendJSON(fill(urls.handoutUrl, { __NAME__: name }), "PATCH", { start }),
+        () => (start ? `New students start from class:${name}.` : `New students no longer get class:${name}.`),
+      );
+    } else if (data.handoutDelete !== undefined) {
+      const name = data.handoutDelete;
+      act(
+        [`Delete class:${name}?`, "Students can no longer restore it. What they restored of it stays theirs.", "Delete"],
+        () => api(fill(urls.handoutUrl, { __NAME__: name }), { method: "DELETE" }),
+        () => `class:${name} deleted.`,
       );
     } else if (data.detailClose !== undefined) {
       view.open = null;

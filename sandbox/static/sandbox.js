@@ -702,7 +702,13 @@
       el(
         "tr",
         { "data-snapshot": snapshot.name },
-        el("th", { scope: "row" }, el("code", {}, snapshot.name)),
+        el(
+          "th",
+          { scope: "row" },
+          el("code", {}, snapshot.name),
+          // A class's hand-out (class:<name>): restored into this workspace, never deleted here.
+          snapshot.from ? el("span", { class: "muted snapshot-from" }, ` from ${snapshot.from}`) : null,
+        ),
         el("td", {}, el("time", { datetime: snapshot.created_at }, clock(snapshot.created_at))),
         el("td", { class: "num wide-only" }, snapshot.notes),
         el("td", { class: "num wide-only" }, snapshot.rows),
@@ -710,7 +716,9 @@
           "td",
           { class: "snapshot-actions" },
           el("button", { type: "button", class: "button", "data-restore": "" }, "Restore"),
-          el("button", { type: "button", class: "button button-danger", "data-delete": "" }, "Delete"),
+          snapshot.from
+            ? null
+            : el("button", { type: "button", class: "button button-danger", "data-delete": "" }, "Delete"),
         ),
       ),
     );

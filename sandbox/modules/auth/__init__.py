@@ -64,4 +64,7 @@ module = Module(
     reset=reset,
     commands=(users_cli,),  # python app.py users add NAME --role instructor
     openapi=openapi,
+    # A hand-out carries the accounts (a lesson may start from them), never anyone's
+    # logins: a session or token made in the instructor's workspace opens no student's.
+    not_handed_out=("sessions", "tokens", "login_failures"),
 )

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, Response, current_app, request
 
 from sandbox import db
-from sandbox.record import Record
+from sandbox.record import Record, event
 from sandbox.registry import Module
 
 from . import keys, switch
 from .challenges import CHALLENGES
 from .openapi import openapi
 from .share import share_bp
-from .transform import TOKEN_START, cipher
+from .transform import TOKEN_START, cipher, is_token
 from .views import bp
 
 
@@ -60,6 +61,41 @@ def key_files(workspace: str) -> list[str]:
     return [keys.key_file(workspace, current_app.config["SANDBOX_WORKSPACE"])]
 
 
+def handed_out(conn: Any, workspace: str, files: dict[str, bytes]) -> None:
+    """Re-encrypt a hand-out's note bodies under this workspace's own key.
+
+    The instructor's hand-out was encrypted with the key of the workspace it was taken of.
+    That key is never copied into a student's workspace: one key shared by a whole room
+    would unlock every workspace whose notes it ever encrypted, and rotating it in one
+    workspace would break the others. The bodies are decrypted with it here, in memory,
+    and encrypted again with the student's key, inside the restore's transaction.
+    """
+    given = [
+        key for text in files.values() for key in keys.keys_in(text.decode("ascii", "replace"))
+    ]
+    rows = conn.execute("select id, body from notes where workspace = ?", (workspace,)).fetchall()
+    encrypted = [(note_id, body) for note_id, body in rows if is_token(body)]
+    if not encrypted:
+        return
+    if not given:
+        raise switch.CannotDecrypt(
+            "This hand-out holds encrypted notes but not the key they were encrypted with, "
+            "so nothing was restored. Ask your instructor to hand it out again."
+        )
+    ring = keys.ring(workspace)
+    ring.create()  # this workspace's own key, made if encryption never was on here
+    theirs, mine = MultiFernet([Fernet(k) for k in given]), ring.for_writing()
+    try:
+        again = [(mine.encrypt(theirs.decrypt(b.encode())).decode(), i) for i, b in encrypted]
+    except InvalidToken:
+        raise switch.CannotDecrypt(
+            "A note of this hand-out fails its check against the hand-out's key (changed "
+            "since it was encrypted?), so nothing was restored. Ask your instructor."
+        ) from None
+    conn.executemany("update notes set body = ? where id = ?", again)
+    event("encryption", f"{len(again)} note(s) of the hand-out re-encrypted under your own key")
+
+
 def make_https_server(app: Flask, host: str, port: int) -> Any:
     """Serve HTTPS (python app.py --https): see tls.py."""
     # Imported when asked for: making certificates needs cryptography's x509 package, a
@@ -84,4 +120,5 @@ module = Module(
     after_toggle=switch.after_toggle,
     openapi=openapi,
     snapshot_files=key_files,
+    handed_out=handed_out,
 )

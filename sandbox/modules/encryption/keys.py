@@ -227,6 +227,13 @@ class KeyRing:
         self._seen = seen
 
 
+def keys_in(text: str) -> list[bytes]:
+    """Return the Fernet keys a key file's text holds, newest first (none if it is broken)."""
+    lines = [line.strip() for line in text.splitlines()]
+    found = [line for line in lines if line and not line.startswith("#")]
+    return [k.encode() for k in found if _KEY_LINE.match(k)]
+
+
 def _private_folder(folder: Path) -> None:
     """Make the folder of the workspaces' keys, or take back access others have to it."""
     folder.mkdir(mode=0o700, exist_ok=True)

@@ -136,4 +136,6 @@ module = Module(
         # in a class the table holds every student's.
         "SANDBOX_INDEXING_MAX_ORDERS": 300_000,
     },
+    # Index names carry their maker's workspace: a hand-out's student makes their own.
+    not_handed_out=("indexing_indexes",),
 )

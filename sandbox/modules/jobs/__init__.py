@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from sandbox.record import event
 from sandbox.registry import Module
 
 from . import export, store
@@ -50,6 +51,28 @@ def reset(conn: Any, workspace: str) -> None:
     store.reset(conn, workspace)
 
 
+def restored(conn: Any, workspace: str) -> str | None:
+    """Queue again the jobs a snapshot saved while they waited or ran; say which."""
+    waiting = store.waiting_after_restore(conn, workspace)
+    if not waiting:
+        return None
+    queue = job_queue()
+    for job_id in waiting:
+        # Queued before the restore commits: a worker quick enough to read the row first
+        # reads the state before the restore, and runs the job only if it is queued there
+        # (runner.run_try), so a job runs once, and a restore that fails runs nothing new.
+        queue.enqueue(queue.message(workspace, job_id))
+    ids = ", ".join(str(i) for i in waiting)
+    said = f"{len(waiting)} unfinished job(s) from the snapshot queued again: {ids}"
+    switched = conn.execute(  # the restored switch: the cached one is from before
+        "select enabled from module_state where workspace = ? and name = 'jobs'", (workspace,)
+    ).fetchone()
+    if not (switched[0] if switched else module.enabled_by_default):
+        said += " (they run once the jobs module is on)"
+    event("jobs", said, requeued=waiting)
+    return said
+
+
 module = Module(
     __name__,
     __doc__,
@@ -61,6 +84,7 @@ module = Module(
     start=start,
     stop=stop,
     reset=reset,
+    restored=restored,
     listens={"workspace_reset": workspace_reset},
     openapi=openapi,
     settings={
@@ -71,4 +95,7 @@ module = Module(
         "SANDBOX_JOBS_RETRIES": 2,  # how many times a failed job is tried again
         "SANDBOX_JOBS_RETRY_DELAY": 1,  # seconds before the first retry; doubles each time
     },
+    # A hand-out carries no jobs: they are the history of the workspace it was taken of
+    # (its owner, its archives), not a starting state.
+    not_handed_out=("jobs",),
 )

@@ -51,6 +51,10 @@ def run_try(app: Flask, workspace: str, job_id: int, *, retries_left: int, retry
     row = store.peek(db.database_path(app), workspace, job_id)
     if row is None:
         return  # the workspace was reset since: nothing to do, nobody to tell
+    if row["status"] != "queued":
+        # A second message for one job (a snapshot's restore queues its unfinished jobs
+        # again, and the first message may still be waiting): the job runs once.
+        return
     attempt = row["attempts"] + 1
     what = f"export notes: job {job_id}, try {attempt}"
     with outside_request(app, workspace, "JOB", what, parent=row["request_record"]) as record:

@@ -182,6 +182,29 @@ def orphans(path: Path) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+def waiting_after_restore(conn: Any, workspace: str) -> list[int]:
+    """Mark the workspace's restored unfinished jobs queued; return their ids.
+
+    A snapshot keeps a job's row, not its message: that was in the queue's own file, and a
+    worker has taken it since (or the restore renumbered the job). Left alone, a job saved
+    while queued would say "queued" forever, and one saved while running, "running".
+    """
+    rows = conn.execute(
+        "select id, status from jobs where workspace = ? and status in ('queued', 'running') "
+        "order by id",
+        (workspace,),
+    ).fetchall()
+    for job_id, status in rows:
+        why = "restored from a snapshot: queued again"
+        if status == "running":
+            why = "it was running when the snapshot was taken; " + why + ", to run from the start"
+        conn.execute(
+            "update jobs set status = 'queued', error = ?, updated_at = ? where id = ?",
+            (why, db.now(), job_id),
+        )
+    return [job_id for job_id, _ in rows]
+
+
 def reset(conn: Any, workspace: str) -> None:
     """Forget a workspace's jobs (their queued messages find no row and do nothing)."""
     conn.execute("delete from jobs where workspace = ?", (workspace,))

@@ -88,4 +88,7 @@ module = Module(
         # How long the lost-update bug's slow step takes: two edits closer than this collide.
         "SANDBOX_LOG_RACE_WINDOW": 0.3,
     },
+    # The planted bug is each learner's own secret: a hand-out does not plant the same one
+    # (known to its maker) in every workspace.
+    not_handed_out=("logging_bugs",),
 )

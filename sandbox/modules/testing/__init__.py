@@ -28,4 +28,6 @@ module = Module(
     reset=runs.reset,
     openapi=openapi,
     nav_links=(("Test runs", "testing.page"),),
+    # Test runs are the history of whoever ran them: a hand-out starts with none.
+    not_handed_out=("testing_requests", "testing_runs", "testing_results"),
 )
