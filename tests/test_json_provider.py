@@ -21,7 +21,7 @@ class Point:
 
 
 VALUES = [
-    {"text": "\x00\x1f\x7f\"\\/\n\t", "n": [0.1, -0.0, 123456789.125, 2**63 - 1, -(2**63)]},
+    {"text": '\x00\x1f\x7f"\\/\n\t', "n": [0.1, -0.0, 123456789.125, 2**63 - 1, -(2**63)]},
     {"empty": {}, "none": [], "null": None, "yes": True, "nested": [[[]]]},
     {"z": 1, "a": {"y": [1, {"b": 2}]}},
     {"beyond 64 bits": 2**64},  # orjson refuses: Python writes it

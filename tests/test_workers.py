@@ -229,6 +229,7 @@ def test_a_worker_that_dies_is_replaced_and_the_sandbox_keeps_answering(tmp_path
         out, _ = process.communicate(timeout=30)
     assert f"Worker {pid} stopped" in out, out
 
+
 def test_a_note_changed_through_one_worker_is_never_served_stale_from_the_others_cache(workers):
     first, second = workers
     for app in workers:
