@@ -61,13 +61,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Free the memory the run's temporary files took; keep them when a test failed."""
+    """Free the memory the run's temporary files took (a failed run's too: none pile up)."""
     if _ram_tmp is None:
         return
+    shutil.rmtree(_ram_tmp, ignore_errors=True)
     if config.stash.get(_FAILED, False):
-        print(f"\nThe failed tests' temporary files are kept in {_ram_tmp}")
-    else:
-        shutil.rmtree(_ram_tmp, ignore_errors=True)
+        print("\nTo keep the failed tests' temporary files, run again with --basetemp=<a folder>")
 
 
 @pytest.fixture
