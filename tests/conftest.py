@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import fast_routes
 import pytest
 from flask import Flask
 from helpers import (
@@ -23,6 +24,8 @@ from helpers import (
 
 from sandbox import create_app
 from sandbox.registry import shutdown
+
+fast_routes.install()  # werkzeug compiles each route's URL builder once per run, not per app
 
 # A folder in memory (Linux's /dev/shm), used when it has room: see pytest_configure.
 RAM_DISK = Path("/dev/shm")
