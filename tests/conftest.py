@@ -34,6 +34,36 @@ _ram_tmp: Path | None = None
 _FAILED = pytest.StashKey[bool]()
 
 
+WORKERS_MAX = 4  # more processes than this buy little and start a browser, kernels... each
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads -n
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the whole suite on every core (pytest-xdist), as if given -n logical --dist loadscope.
+
+    Most of the suite's time is one core busy serving requests in this process (the server
+    threads and the test share one interpreter), so on two cores two workers take about
+    half the time. Only the whole suite (README's command, no test named): a file or a test
+    named on the command line still runs here, in this process, where it starts at once and
+    a debugger works. -n (-n 0 for none) and -p no:xdist decide instead, when given.
+    loadscope: all the tests of a file run in the same worker, in order, so a file's
+    module-scoped fixtures (a browser, a Jupyter server, a served app) start once.
+    Set here, not in pyproject.toml's addopts: those also reach the pytest that the testing
+    notebook runs inside its kernel (ipytest), which must stay in that one process.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is not None or config.option.dist != "no":
+        return  # the command line chose
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return  # tests named: run them here
+    if config.option.usepdb or config.option.collectonly:
+        return
+    config.option.numprocesses = "logical"  # CI runners count hyperthreads as their CPUs
+    config.option.maxprocesses = config.option.maxprocesses or WORKERS_MAX
+    config.option.dist = "loadscope"
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest's own tmp_path plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     """Keep the tests' temporary files (tmp_path, TMPDIR) in memory when the machine can.
