@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
+import fast_routes
 import pytest
 from flask import Flask
 from helpers import (
@@ -19,6 +24,82 @@ from helpers import (
 
 from sandbox import create_app
 from sandbox.registry import shutdown
+
+fast_routes.install()  # werkzeug compiles each route's URL builder once per run, not per app
+
+# A folder in memory (Linux's /dev/shm), used when it has room: see pytest_configure.
+RAM_DISK = Path("/dev/shm")
+RAM_DISK_ROOM = 2 * 1024**3  # bytes free, at least; Docker's default 64 MB is too small
+_ram_tmp: Path | None = None
+_FAILED = pytest.StashKey[bool]()
+
+
+WORKERS_MAX = 4  # more processes than this buy little and start a browser, kernels... each
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads -n
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the whole suite on every core (pytest-xdist), as if given -n logical --dist loadscope.
+
+    Most of the suite's time is one core busy serving requests in this process (the server
+    threads and the test share one interpreter), so on two cores two workers take about
+    half the time. Only the whole suite (README's command, no test named): a file or a test
+    named on the command line still runs here, in this process, where it starts at once and
+    a debugger works. -n (-n 0 for none) and -p no:xdist decide instead, when given.
+    loadscope: all the tests of a file run in the same worker, in order, so a file's
+    module-scoped fixtures (a browser, a Jupyter server, a served app) start once.
+    Set here, not in pyproject.toml's addopts: those also reach the pytest that the testing
+    notebook runs inside its kernel (ipytest), which must stay in that one process.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is not None or config.option.dist != "no":
+        return  # the command line chose
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return  # tests named: run them here
+    if config.option.usepdb or config.option.collectonly:
+        return
+    config.option.numprocesses = "logical"  # CI runners count hyperthreads as their CPUs
+    config.option.maxprocesses = config.option.maxprocesses or WORKERS_MAX
+    config.option.dist = "loadscope"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own tmp_path plugin reads --basetemp
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the tests' temporary files (tmp_path, TMPDIR) in memory when the machine can.
+
+    Every app the tests build writes SQLite files, and SQLite waits for the disk on each
+    commit (fsync): on a disk that is most of a test's time (create_app: 0.3 s on disk,
+    0.08 s in memory). Nothing a test checks depends on where its folder is, and a crash
+    of the machine, the one thing the disk guards against, does not matter to a test run.
+    An explicit --basetemp, an xdist worker (its controller chose) or a machine without
+    such a folder keeps pytest's default. Kernels, servers and browsers the tests start
+    inherit TMPDIR, so Sandbox.start() in a notebook writes to memory too.
+    """
+    global _ram_tmp
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return
+    if not (RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK)):
+        return
+    if shutil.disk_usage(RAM_DISK).free < RAM_DISK_ROOM:
+        return
+    _ram_tmp = Path(tempfile.mkdtemp(prefix="sandbox-tests-", dir=RAM_DISK))
+    config.option.basetemp = str(_ram_tmp / "pytest")
+    os.environ["TMPDIR"] = str(_ram_tmp)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_FAILED] = exitstatus != 0
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Free the memory the run's temporary files took (a failed run's too: none pile up)."""
+    if _ram_tmp is None:
+        return
+    shutil.rmtree(_ram_tmp, ignore_errors=True)
+    if config.stash.get(_FAILED, False):
+        print("\nTo keep the failed tests' temporary files, run again with --basetemp=<a folder>")
 
 
 @pytest.fixture
