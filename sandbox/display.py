@@ -131,16 +131,19 @@ def waterfall_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["at_ms"])
 
 
-_WATERFALL_STYLE = (
-    "<style>.sbx .wf{font-size:12px;margin:6px 0;max-width:100%}"
-    ".sbx .wf-row{display:grid;grid-template-columns:minmax(5em,30%) 1fr 5.5em;gap:6px;"
-    "align-items:center;min-height:18px}.sbx .wf-label{overflow:hidden;text-overflow:ellipsis;"
-    "white-space:nowrap;font-family:monospace}.sbx .wf-track{position:relative;height:12px;"
-    "background:#f6f8fa;border-radius:2px}.sbx .wf-bar{position:absolute;top:1px;bottom:1px;"
-    "min-width:2px;border-radius:2px}.sbx .wf-ms{text-align:right;color:#57606a}"
-    ".sbx .wf-request{background:#8c959f}.sbx .wf-span{background:#54aeff}"
-    ".sbx .wf-sql{background:#bf8700}.sbx .wf-event{background:#8250df;width:2px}</style>"
-)
+# Inline styles, not a <style> block: JupyterLab keeps a notebook's outputs but strips every
+# <style> from those it does not trust (a notebook someone else saved, opened from disk), while
+# it keeps these properties in a style attribute. So the bars show wherever the table does.
+_WF = {
+    "wf": "font-size:12px;margin:6px 0;max-width:100%",
+    "row": "display:grid;grid-template-columns:minmax(5em,30%) 1fr 5.5em;gap:6px;"
+    "align-items:center;min-height:18px",
+    "label": "overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-family:monospace",
+    "track": "position:relative;height:12px;background:#f6f8fa;border-radius:2px",
+    "bar": "position:absolute;top:1px;bottom:1px;min-width:2px;border-radius:2px",
+    "ms": "text-align:right;color:#57606a",
+}
+_WF_COLOURS = {"request": "#8c959f", "span": "#54aeff", "sql": "#bf8700", "event": "#8250df"}
 
 
 def waterfall_html(record: dict[str, Any]) -> str:
@@ -159,19 +162,20 @@ def waterfall_html(record: dict[str, Any]) -> str:
         left, width = 100 * at / scale, 100 * took / scale
         width = min(width, 100 - left)
         shown = "" if kind == "event" else f"{took:.2f} ms"
+        bar = f"left:{left:.2f}%;width:{width:.2f}%;{_WF['bar']};background:{_WF_COLOURS[kind]}"
         return (
-            f"<div class='wf-row wf-row-{kind}'><span class='wf-label' title='{escape(label)}'>"
-            f"{escape(label)}</span><span class='wf-track'><span class='wf-bar wf-{kind}' "
-            f"style='left:{left:.2f}%;width:{width:.2f}%' title='{escape(detail)}'></span>"
-            f"</span><span class='wf-ms'>{shown}</span></div>"
+            f"<div class='wf-row wf-row-{kind}' style='{_WF['row']}'>"
+            f"<span class='wf-label' style='{_WF['label']}' title='{escape(label)}'>"
+            f"{escape(label)}</span><span class='wf-track' style='{_WF['track']}'>"
+            f"<span class='wf-bar wf-{kind}' style='{bar}' title='{escape(detail)}'></span>"
+            f"</span><span class='wf-ms' style='{_WF['ms']}'>{shown}</span></div>"
         )
 
     whole = f"{record.get('method')} {record.get('path')}"
     lines = [row("request", whole, 0, total, f"{whole}: {total} ms in all")]
     lines += [row(r["kind"], r["label"], r["at_ms"], r["duration_ms"], r["detail"]) for r in rows]
     return (
-        _WATERFALL_STYLE
-        + "<div class='wf'>"
+        f"<div class='wf' style='{_WF['wf']}'>"
         + "<p><b>Waterfall</b> (hover a bar for its detail: a statement's text, parameters "
         + "and plan)</p>"
         + "".join(lines)

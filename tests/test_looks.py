@@ -48,6 +48,40 @@ def test_notebook_tables_read_left_aligned_under_jupyterlabs_css(browser):
         page.close()
 
 
+def test_the_waterfall_keeps_its_bars_where_jupyterlab_strips_styles(browser):
+    # A notebook someone else saved, opened from disk, is not trusted: JupyterLab keeps its
+    # outputs' HTML but removes every <style>. The waterfall must still draw to scale.
+    record = {
+        "method": "GET",
+        "path": "/api/notes",
+        "duration_ms": 10.0,
+        "spans": [{"name": "view", "at_ms": 2.0, "duration_ms": 6.0}],
+        "sql": [{"sql": "select 1", "params": None, "duration_ms": 1.0, "at_ms": 3.0}],
+        "events": [],
+    }
+    html = re.sub(r"<style>.*?</style>", "", display.waterfall_html(record), flags=re.S)
+    page = browser_page(browser)
+    try:
+        page.set_viewport_size({"width": 1000, "height": 400})
+        page.set_content(f"{JUPYTERLAB_CSS}<div class='jp-RenderedHTMLCommon'>{html}</div>")
+        boxes = page.evaluate(
+            """() => [...document.querySelectorAll('.wf-bar')].map((bar) => {
+                const b = bar.getBoundingClientRect();
+                const t = bar.parentElement.getBoundingClientRect();
+                return [(b.left - t.left) / t.width, b.width / t.width, b.height,
+                        getComputedStyle(bar).backgroundColor];
+            })"""
+        )
+    finally:
+        page.close()
+    request, view, sql = boxes
+    assert request[:2] == pytest.approx([0, 1], abs=0.01)  # the whole request: the full track
+    assert view[:2] == pytest.approx([0.2, 0.6], abs=0.01)  # started at 2 of 10 ms, took 6
+    assert sql[:2] == pytest.approx([0.3, 0.1], abs=0.01)
+    assert all(b[2] >= 8 for b in boxes)  # drawn: a bar, not a line of text
+    assert len({b[3] for b in boxes}) == 3  # each kind in its own colour
+
+
 # --- the record panel: long header values stay inside their own column ---
 
 LONG_HEADERS = {

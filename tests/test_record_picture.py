@@ -83,7 +83,8 @@ def test_a_refused_request_still_ends_every_span(client):
 def bars(html: str) -> list[tuple[str, float, float, str]]:
     """Return each bar of a waterfall: its kind, left and width (percent), hover text."""
     found = re.findall(
-        r"class='wf-bar wf-(\w+)' style='left:([\d.]+)%;width:([\d.]+)%' title='([^']*)'", html
+        r"class='wf-bar wf-(\w+)' style='left:([\d.]+)%;width:([\d.]+)%;[^']*' title='([^']*)'",
+        html,
     )
     return [(k, float(left), float(width), unescape(t)) for k, left, width, t in found]
 
