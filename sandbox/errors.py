@@ -75,13 +75,14 @@ class ValidationFailed(SandboxError):
 
     status = 422
     title = "Validation failed"
+    what = "fields"  # what the errors are in, as the detail names them
 
     def __init__(self, errors: list[dict[str, Any]], detail: str | None = None):
         errors = [_complete(e) for e in errors]
         names = ", ".join(dict.fromkeys(e["field"] for e in errors))
         super().__init__(
             detail
-            or f"Fix these fields and send the request again ({len(errors)} "
+            or f"Fix these {self.what} and send the request again ({len(errors)} "
             f"error{'s' if len(errors) != 1 else ''}): {names}.",
             errors=errors,
         )
@@ -91,26 +92,14 @@ class InvalidQueryFields(ValidationFailed):
     """The query string's parameters are wrong; ``errors`` names each one (loc: query, name)."""
 
     title = "Invalid query parameter"
-
-    def __init__(self, errors: list[dict[str, Any]]):
-        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-        super().__init__(
-            errors, f"Fix these query parameters and send the request again ({count}): {names}."
-        )
+    what = "query parameters"
 
 
 class InvalidHeaders(ValidationFailed):
     """A request header has a value that does not fit; ``errors`` names each (loc: header, name)."""
 
     title = "Invalid header"
-
-    def __init__(self, errors: list[dict[str, Any]]):
-        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-        super().__init__(
-            errors, f"Fix these headers and send the request again ({count}): {names}."
-        )
+    what = "headers"
 
 
 def _complete(error: dict[str, Any]) -> dict[str, Any]:

@@ -321,6 +321,15 @@ SANDBOX_TAG = {"name": "sandbox", "description": "Toggles, records, progress, SQ
 
 def paths() -> dict[str, Any]:
     """Describe the core's own endpoints, under /sandbox/."""
+    # The answer of a listing and of a switch alike: every module and whether it is on.
+    modules = ok(
+        "Modules",
+        {
+            "type": "object",
+            "required": ["modules"],
+            "properties": {"modules": {"type": "array", "items": ref("Module")}},
+        },
+    )
     return {
         "/sandbox/health": {
             "get": {
@@ -349,16 +358,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "Every module and whether it is on",
                 "tags": ["sandbox"],
-                "responses": {
-                    "200": ok(
-                        "Modules",
-                        {
-                            "type": "object",
-                            "required": ["modules"],
-                            "properties": {"modules": {"type": "array", "items": ref("Module")}},
-                        },
-                    )
-                },
+                "responses": {"200": modules},
             },
             "patch": {
                 "summary": "Switch several modules at once (a lesson's starting states)",
@@ -377,14 +377,7 @@ def paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "200": ok(
-                        "Modules",
-                        {
-                            "type": "object",
-                            "required": ["modules"],
-                            "properties": {"modules": {"type": "array", "items": ref("Module")}},
-                        },
-                    ),
+                    "200": modules,
                     **problems(400, 404, 413, 415, 422),
                 },
             },

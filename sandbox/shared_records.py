@@ -63,6 +63,20 @@ POLL_SECONDS = 0.1
 CLEARED = "records-cleared"
 
 
+def open_shared(path: Path, schema: str) -> sqlite3.Connection:
+    """Open a file that every worker process writes and reads (records, log lines).
+
+    Autocommit (each insert its own transaction), WAL (readers never wait for the writer),
+    and no waiting for the disk (what happened lately, not the learner's data).
+    """
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    conn.isolation_level = None
+    conn.execute("pragma journal_mode = wal")
+    conn.execute("pragma synchronous = off")
+    conn.executescript(schema)
+    return conn
+
+
 class SharedRecords:
     """The records.db of one data dir, as one process reads and writes it."""
 
@@ -70,11 +84,7 @@ class SharedRecords:
         self.path, self.limit = path, limit
         # One connection per process, used under a lock: each statement is short, and one
         # connection sees its own writes at once.
-        self._conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        self._conn.isolation_level = None  # autocommit: each insert is its own transaction
-        self._conn.execute("pragma journal_mode = wal")
-        self._conn.execute("pragma synchronous = off")
-        self._conn.executescript(SCHEMA)
+        self._conn = open_shared(path, SCHEMA)
         self._lock = threading.Lock()
         self._buffers: PerWorkspace[RecordBuffer] | None = None
         self._seen = self._newest()

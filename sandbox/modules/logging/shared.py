@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ...shared_records import open_shared
 
 if TYPE_CHECKING:
     from sandbox.workspaces import PerWorkspace
@@ -47,12 +48,7 @@ class SharedLines:
     def __init__(self, path: Path, buffers: PerWorkspace[Buffer]):
         self.buffers, self.worker = buffers, os.getpid()
         # One connection per process, used under a lock: each statement is short.
-        self._conn = sqlite3.connect(path, timeout=10, check_same_thread=False)
-        self._conn.isolation_level = None  # autocommit: each line is its own transaction
-        self._conn.execute("pragma journal_mode = wal")
-        # What happened lately, not the learner's data: not worth waiting for the disk.
-        self._conn.execute("pragma synchronous = off")
-        self._conn.executescript(SCHEMA)
+        self._conn = open_shared(path, SCHEMA)
         self._lock = threading.Lock()
         self._seen = 0  # a worker that starts late still lists what the others logged
         self._written = 0
