@@ -6,7 +6,10 @@ the sandbox works offline; the live parts call the same /sandbox/ API as curl.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import markdown
 from flask import (
@@ -54,17 +57,16 @@ def index() -> str | Response:
     """Show what the sandbox is, its modules with their switches, and the live requests."""
     if is_class_mode() and ENVIRON_KEY not in request.environ:
         return render_template("class_join.html")  # a class server's front page: join
-    reg = registry()
     access = workspace_access()
-    page = render_template(
-        "index.html",
-        modules=[reg.describe(m) for m in reg.modules.values()],
-        try_urls={name: url_for(endpoint) for name, endpoint in first_routes().items()},
-        lessons=lesson_names(),
+    page = landing_page(
+        script_root=request.script_root,
+        host=(request.scheme, request.host),  # the page's curl example is a full URL
+        switches=tuple(registry().state().items()),
+        lessons=tuple(lesson_names()),
         locked=not operator_ok(),  # beyond loopback, without the operator token
-        workspace=access,
+        access=tuple(access.items()) if access else None,
         # Error tracking: the server errors (5xx) among the kept records, counted live after.
-        errors=sum(1 for r in records().recent() if (r.status or 0) >= 500),
+        errors=records().server_errors(),
     )
     if access is None:
         return page
@@ -72,6 +74,42 @@ def index() -> str | Response:
     response = make_response(page)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# Rendered landing pages, by everything a page shows. The page is ~240 lines of template
+# and ~70 links: rendering it was 60% of a visit's time, and a page seen once is usually
+# seen again unchanged (a reload, another tab, a room of students on the same switches).
+PAGES_KEPT = 128
+
+
+def landing_page(**shown: Any) -> str:
+    """Return the landing page for ``shown``, rendered once for each different value."""
+    key = tuple(shown.values())
+    cache = not current_app.jinja_env.auto_reload  # debug: a template edit shows at once
+    pages, lock = current_app.extensions.setdefault(
+        "sandbox.landing_pages", (OrderedDict(), threading.Lock())
+    )
+    with lock:
+        page = pages.get(key) if cache else None
+        if page is not None:
+            pages.move_to_end(key)
+            return page
+    reg = registry()
+    page = render_template(
+        "index.html",
+        modules=[reg.describe(m) for m in reg.modules.values()],
+        try_urls={name: url_for(endpoint) for name, endpoint in first_routes().items()},
+        lessons=list(shown["lessons"]),
+        locked=shown["locked"],
+        workspace=dict(shown["access"]) if shown["access"] else None,
+        errors=shown["errors"],
+    )
+    if cache:
+        with lock:
+            pages[key] = page
+            if len(pages) > PAGES_KEPT:
+                pages.popitem(last=False)
+    return page
 
 
 def first_routes() -> dict[str, str]:

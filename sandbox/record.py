@@ -256,6 +256,11 @@ class RecordBuffer:
         self._record_seq = 0  # shared: the number of the last record pulled
         self._seq_of: dict[str, int] = {}  # shared: each record's number
         self._backlog: deque[Message] = deque(maxlen=self.BACKLOG)
+        # The kept records that answered 500 or above, counted as records come and go (the
+        # landing page shows the count on every visit; walking 500 records each time was a
+        # fifth of its time). Another worker's record is counted when first asked for.
+        self._errors: set[str] = set()
+        self._uncounted: set[str] = set()
         if shared is not None:
             records, messages, self._complete_since = shared.history(workspace, self.BACKLOG)
             self._sequence = self._complete_since
@@ -279,11 +284,21 @@ class RecordBuffer:
     def _keep(self, record: Record | str, record_id: str, seq: int = 0) -> None:
         with self._lock:
             self._records[record_id] = record
+            if isinstance(record, str):
+                self._uncounted.add(record_id)
+            elif (record.status or 0) >= 500:
+                self._errors.add(record_id)
             if self.shared is not None:
                 self._seq_of[record_id] = seq
             while len(self._records) > self.limit:
                 dropped, _ = self._records.popitem(last=False)
-                self._seq_of.pop(dropped, None)
+                self._forget(dropped)
+
+    def _forget(self, record_id: str) -> None:
+        """Forget what was kept beside a record that is gone (the caller holds the lock)."""
+        self._seq_of.pop(record_id, None)
+        self._errors.discard(record_id)
+        self._uncounted.discard(record_id)
 
     def get(self, record_id: str) -> Record | None:
         """Return one record by id."""
@@ -298,6 +313,22 @@ class RecordBuffer:
             if record_id in self._records:
                 self._records[record_id] = record  # read once
         return record
+
+    def server_errors(self) -> int:
+        """Return how many kept records answered with a status of 500 or above."""
+        if self.shared is not None:
+            self.shared.pull()
+        with self._lock:
+            uncounted = [(i, self._records[i]) for i in self._uncounted]
+            self._uncounted.clear()
+        for record_id, record in uncounted:
+            if isinstance(record, str):
+                record = self._read(record_id, record)
+            if (record.status or 0) >= 500:
+                with self._lock:
+                    if record_id in self._records:  # not dropped meanwhile
+                        self._errors.add(record_id)
+        return len(self._errors)
 
     def recent(self, limit: int | None = None) -> list[Record]:
         """Return records newest first (only the newest ``limit``: checks run on every request)."""
@@ -315,6 +346,8 @@ class RecordBuffer:
             return
         with self._lock:
             self._records.clear()
+            self._errors.clear()
+            self._uncounted.clear()
 
     def __len__(self) -> int:
         if self.shared is not None:
@@ -355,7 +388,8 @@ class RecordBuffer:
             if kind == shared_records.CLEARED:  # a worker forgot the records before this
                 for record_id, record_seq in list(self._seq_of.items()):
                     if record_seq < seq:
-                        del self._records[record_id], self._seq_of[record_id]
+                        del self._records[record_id]
+                        self._forget(record_id)
                 return
         self._deliver(message)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import sandbox.pages
-from sandbox.registry import registry
+from sandbox import create_app
+from sandbox.registry import registry, shutdown
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 STATIC = Path(sandbox.pages.__file__).parent / "static"
@@ -252,3 +253,81 @@ def test_the_landing_page_counts_server_errors_and_keeps_counting_live(app, clie
     script = client.get("/static/sandbox.js")
     assert "trace.status >= 500" in script.get_data(as_text=True)
     script.close()
+
+
+def boom_route(app) -> None:
+    """Give ``app`` a route that fails with a server error (500), as a bug would."""
+    from flask import Blueprint
+
+    boom = Blueprint("boom", __name__)
+
+    @boom.get("/boom")
+    def explode():
+        raise RuntimeError("a bug for the error count")
+
+    app.register_blueprint(boom)
+
+
+def test_the_landing_page_is_rendered_once_and_again_for_each_thing_it_shows(
+    app, client, lessons, monkeypatch
+):
+    rendered = []
+    render = sandbox.pages.render_template
+
+    def counted(name, **context):
+        rendered.append(name)
+        return render(name, **context)
+
+    monkeypatch.setattr(sandbox.pages, "render_template", counted)
+    boom_route(app)
+    first = client.get("/").get_data(as_text=True)
+    assert client.get("/").get_data(as_text=True) == first  # a reload: the page kept
+    assert rendered == ["index.html"]
+    # Each thing the page shows is part of what it is kept by: a change shows at once.
+    client.patch("/sandbox/modules/server", json={"enabled": False})
+    assert 'data-enabled="false"' in card(client.get("/").get_data(as_text=True), "server")
+    (lessons / "server.md").write_text("# Server\n", encoding="utf-8")
+    assert 'href="/lessons/server"' in client.get("/").get_data(as_text=True)
+    assert client.get("/boom").status_code == 500
+    assert "server errors: <b>1</b>" in client.get("/").get_data(as_text=True)
+    other_host = client.get("/", base_url="http://127.0.0.1:5000/").get_data(as_text=True)
+    assert "curl http://127.0.0.1:5000/sandbox/modules" in other_host
+    under_prefix = client.get("/", base_url=f"http://localhost{PREFIX}/").get_data(as_text=True)
+    assert f'data-root="{PREFIX}"' in under_prefix
+    assert len(rendered) == 6
+    assert "curl http://localhost/sandbox/modules" in client.get("/").get_data(as_text=True)
+    assert len(rendered) == 6  # the first host's page, still kept
+
+
+def test_the_error_count_follows_the_kept_records(tmp_path):
+    app = create_app({"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_TRACE_LIMIT": 4})
+    try:
+        boom_route(app)
+        client = app.test_client()
+        for _ in range(2):
+            assert client.get("/boom").status_code == 500
+        assert "server errors: <b>2</b>" in client.get("/").get_data(as_text=True)
+        for _ in range(3):  # the two errors leave the ring of four kept records
+            client.get("/server/get")
+        assert "server errors: <b>0</b>" in client.get("/").get_data(as_text=True)
+        assert client.get("/boom").status_code == 500
+        assert client.post("/sandbox/reset").status_code == 200  # forgets every record
+        assert "server errors: <b>0</b>" in client.get("/").get_data(as_text=True)
+    finally:
+        shutdown(app)
+
+
+def test_another_workers_server_error_is_counted(tmp_path):
+    config = {"SANDBOX_DATA_DIR": str(tmp_path / "data"), "SANDBOX_WORKERS": 2}
+    first, second = create_app(config), create_app(config)
+    try:
+        for app in (first, second):
+            boom_route(app)
+        assert first.test_client().get("/boom").status_code == 500
+        page = second.test_client().get("/").get_data(as_text=True)
+        assert "server errors: <b>1</b>" in page
+        assert second.test_client().get("/boom").status_code == 500
+        assert "server errors: <b>2</b>" in first.test_client().get("/").get_data(as_text=True)
+    finally:
+        for app in (first, second):
+            shutdown(app)

@@ -1,13 +1,17 @@
 """The apps the sandbox is compared with, and the servers it is compared under.
 
 Run: python tests/bench/bare.py PORT APP SERVER
-APP is "sandbox" (the sandbox itself, records on, a fresh data dir in SANDBOX_DATA_DIR),
-"flask" (a bare Flask app answering /get with the same JSON as the sandbox's
-/server/get) or "httpbin" (httpbin itself: pip install httpbin into a scratch
-environment; it pins an old greenlet that playwright's contradicts, so it is not in
-requirements.txt). SERVER is "waitress" (the sandbox's default, with its settings: 64
-threads, lookahead 1) or "granian" (a Rust HTTP server that runs WSGI apps on Windows,
-macOS and Linux; pip install granian), given the same 64 threads for blocking work.
+APP is one of:
+- "sandbox": the sandbox itself, records on, a fresh data dir in SANDBOX_DATA_DIR;
+- "flask": a bare Flask app answering /get with the same JSON as the sandbox's /server/get;
+- "notes": a bare Flask app reading notes from sandbox.db in SANDBOX_DATA_DIR through one
+  open connection per thread: the least a Python notes API can do, so the floor under
+  the sandbox when it is compared with json-server;
+- "httpbin": httpbin itself (pip install httpbin into a scratch environment; it pins an
+  old greenlet that playwright's contradicts, so it is not in requirements.txt).
+SERVER is "waitress" (the sandbox's default, with its settings: 64 threads, lookahead 1)
+or "granian" (a Rust HTTP server that runs WSGI apps on Windows, macOS and Linux; pip
+install granian), given the same 64 threads for blocking work.
 """
 
 from __future__ import annotations
@@ -44,6 +48,44 @@ def bare_flask() -> Flask:
     return app
 
 
+def bare_notes() -> Flask:
+    """Return a Flask app that serves /notes/<id> and /notes?limit= from sandbox.db, and no more."""
+    import json
+    import sqlite3
+    import threading
+
+    app = Flask("notes")
+    path = Path(os.environ["SANDBOX_DATA_DIR"]) / "sandbox.db"
+    columns = "id, owner, title, body, tags, created_at, updated_at"
+
+    def note(row: sqlite3.Row) -> dict:
+        return {**dict(row), "tags": json.loads(row["tags"])}
+
+    opened = threading.local()
+
+    def query(sql: str, *params) -> list[sqlite3.Row]:
+        if not hasattr(opened, "conn"):  # opened once per thread, then kept
+            opened.conn = sqlite3.connect(path)
+            opened.conn.row_factory = sqlite3.Row
+        return opened.conn.execute(sql, params).fetchall()
+
+    @app.get("/notes/<int:note_id>")
+    def one(note_id: int):
+        rows = query(f"select {columns} from notes where id = ?", note_id)
+        return note(rows[0]) if rows else ({"error": "not found"}, 404)
+
+    @app.get("/notes")
+    def page():
+        limit = request.args.get("limit", 20, type=int)
+        return jsonify([note(r) for r in query(f"select {columns} from notes limit ?", limit)])
+
+    @app.get("/sandbox/health")
+    def health():
+        return {"status": "ok"}
+
+    return app
+
+
 def httpbin_app() -> Flask:
     """Return httpbin's app, with the health path the benchmarks poll before they start."""
     from httpbin import app
@@ -61,9 +103,12 @@ def sandbox_app() -> Flask:
 
 def app():
     """Return the app named by BENCH_APP (granian imports this module and calls it)."""
-    return {"sandbox": sandbox_app, "flask": bare_flask, "httpbin": httpbin_app}[
-        os.environ["BENCH_APP"]
-    ]()
+    return {
+        "sandbox": sandbox_app,
+        "flask": bare_flask,
+        "notes": bare_notes,
+        "httpbin": httpbin_app,
+    }[os.environ["BENCH_APP"]]()
 
 
 if __name__ == "__main__":

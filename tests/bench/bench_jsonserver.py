@@ -5,6 +5,9 @@ Installs json-server 0.17 (Node) with npm into a scratch folder (once; BENCH_SCR
 names it, default ~/.cache/sandbox-bench), gives it and the sandbox the same 200
 notes, and measures both in turn, in one run: GET one note and GET a page of 20, on
 8 keep-alive connections, requests per second and each server's CPU time per request.
+A third column serves the same notes from the same SQLite file with a bare Flask app under
+the same server (waitress, tests/bench/bare.py "notes"): the least a Python notes API can
+cost, so the floor under the sandbox's ratio on this machine.
 Without npm it says so and measures nothing (install Node.js to compare).
 """
 
@@ -21,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.bench_speed import served  # noqa: E402
 from tests.bench.common import compare, free_port, sandbox_process  # noqa: E402
 
 NOTES = 200
@@ -110,37 +114,53 @@ def main() -> None:
         )
         try:
             wait_until_json_server(port)
-            with sandbox_process(folder / "data") as (ours, process):
-                pids = {"sandbox": process.pid, "json-server": node.pid}
+            with (
+                sandbox_process(folder / "data") as (ours, process),
+                served("notes", "waitress", folder / "data") as (bare, bare_process),
+            ):
+                servers = {
+                    "sandbox": (ours, process.pid),
+                    "bare Flask": (bare, bare_process.pid),
+                    "json-server": (port, node.pid),
+                }
                 print(
-                    f"{'request':<34}{'sandbox':>10}{'json-server':>13}{'ratio':>8}"
-                    f"{'CPU/req ours':>14}{'theirs':>9}"
+                    f"{'request':<18}{'sandbox':>9}{'bare Flask':>12}{'json-server':>13}"
+                    f"{'ratio':>7}{'floor':>7}   CPU per request: sandbox, bare Flask, json-server"
                 )
                 for label, (our_path, their_path) in {
                     "GET one note": ("/api/notes/5", "/notes/5"),
                     "GET a page of 20": ("/api/notes?limit=20", "/notes?_page=1&_limit=20"),
                 }.items():
+                    paths = {
+                        "sandbox": our_path,
+                        "bare Flask": "/notes/5" if "one" in label else "/notes?limit=20",
+                        "json-server": their_path,
+                    }
                     result = {}
-                    for who, port_, path in (
-                        ("sandbox", ours, our_path),
-                        ("json-server", port, their_path),
-                    ):
-                        measured = compare(
-                            {who: port_},
-                            "GET",
-                            path,
-                            rounds=3,
-                            seconds=seconds,
-                            pids={who: pids[who]},
-                            concurrency=8,
+                    for who, (port_, pid) in servers.items():
+                        result.update(
+                            compare(
+                                {who: port_},
+                                "GET",
+                                paths[who],
+                                rounds=3,
+                                seconds=seconds,
+                                pids={who: pid},
+                                concurrency=8,
+                            )
                         )
-                        result.update(measured)
-                    ratio = result["sandbox"] / result["json-server"]
+                    theirs = result["json-server"]
                     print(
-                        f"{label:<34}{result['sandbox']:10.0f}{result['json-server']:13.0f}"
-                        f"{ratio:8.2f}{result['sandbox cpu_us']:11.0f} us"
-                        f"{result['json-server cpu_us']:6.0f} us   (goal >= {GOAL})"
+                        f"{label:<18}{result['sandbox']:9.0f}{result['bare Flask']:12.0f}"
+                        f"{theirs:13.0f}{result['sandbox'] / theirs:7.2f}"
+                        f"{result['bare Flask'] / theirs:7.2f}   "
+                        + ", ".join(f"{result[w + ' cpu_us']:.0f}" for w in servers)
+                        + " us"
                     )
+                print(
+                    f"ratio: sandbox / json-server (goal >= {GOAL}); floor: bare Flask / "
+                    "json-server, what any Python app under waitress reaches here"
+                )
         finally:
             node.terminate()
             node.wait(timeout=10)
