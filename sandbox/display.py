@@ -6,17 +6,19 @@ Each class is plain data (a dict or a list, so code can use it) with a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-import requests
 
 from .errors import InvalidPath, NotFound
 from .redact import COOKIE_HEADERS, SECRET_HEADERS, SECRET_NAME
+
+if TYPE_CHECKING:
+    import requests
 
 STATUS_COLORS = {2: "#1a7f37", 3: "#0969da", 4: "#bc4c00", 5: "#cf222e"}
 
@@ -259,8 +261,17 @@ class Source(dict):
 
 # --- the same request with curl ---
 
+
 # Headers requests adds by itself: curl sends its own, so the line leaves them out.
-_DEFAULT_HEADERS = {k.lower(): v for k, v in requests.utils.default_headers().items()}
+@functools.cache
+def _default_headers() -> dict[str, str]:
+    # Imported here, not at the top: the server shows records without ever sending a
+    # request, and importing requests was a tenth of `python app.py`'s start.
+    import requests
+
+    return {k.lower(): v for k, v in requests.utils.default_headers().items()}
+
+
 # A body longer than this goes to a file: a one-line command of 2,000 characters reads badly.
 BODY_SHOWN = 400
 # Shell variables that stand for secrets, by header; any other secret header gets its own name.
@@ -370,7 +381,7 @@ def curl_command(response: requests.Response) -> Curl:
     variables: dict[str, str] = {}
     for name, value in request.headers.items():
         lower = name.lower()
-        if lower == "content-length" or _DEFAULT_HEADERS.get(lower) == value:
+        if lower == "content-length" or _default_headers().get(lower) == value:
             continue  # curl counts the body itself, and sends its own defaults
         if lower == "content-type" and value == "application/x-www-form-urlencoded" and body:
             continue  # what curl -d says anyway

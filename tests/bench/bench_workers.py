@@ -50,6 +50,7 @@ def _generate(port: int, seconds: float, seed: int, ids: list[int], out) -> None
     errors: list[str] = []
     lock = threading.Lock()
     weighted = [(m, p) for weight, m, p in MIX for _ in range(weight)]
+    cpu_started = time.process_time()
 
     def connection(n: int) -> None:
         rng = random.Random(seed * 100 + n)
@@ -89,7 +90,7 @@ def _generate(port: int, seconds: float, seed: int, ids: list[int], out) -> None
         t.start()
     for t in threads:
         t.join()
-    out.put((latencies, errors))
+    out.put((latencies, errors, time.process_time() - cpu_started))
 
 
 def measure(port: int, pid: int, seconds: float) -> dict:
@@ -113,8 +114,8 @@ def measure(port: int, pid: int, seconds: float) -> dict:
     for g in generators:
         g.join()
     cpu = sum(sum(p.cpu_times()[:2]) for p in processes) - cpu_before
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = [e for _, err in results for e in err]
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    errors = [e for _, err, _ in results for e in err]
     count = len(latencies)
     return {
         "rate": count / seconds,
@@ -123,6 +124,7 @@ def measure(port: int, pid: int, seconds: float) -> dict:
         "errors": len(errors),
         "first_error": errors[0] if errors else "",
         "cpu_us": cpu / max(count, 1) * 1e6,
+        "generator_cpu_us": sum(c for _, _, c in results) / max(count, 1) * 1e6,
     }
 
 
@@ -149,6 +151,14 @@ def main() -> None:
             f"p99 {r['p99']:6.1f} ms, {r['errors']} errors, "
             f"{r['cpu_us']:5.0f} us server CPU per request"
             + (f"  (first error: {r['first_error']})" if r["errors"] else "")
+        )
+        # What the cores can give at this CPU per request: the rate could not pass it even
+        # if the load generators cost nothing, and with them it is lower still.
+        cores = psutil.cpu_count()
+        print(
+            f"  ceiling on {cores} cores: {cores * 1e6 / r['cpu_us']:.0f} requests/s with the "
+            f"server alone; {cores * 1e6 / (r['cpu_us'] + r['generator_cpu_us']):.0f} with the "
+            f"load generators ({r['generator_cpu_us']:.0f} us CPU per request) on the same cores"
         )
     base = results[counts[0]]["rate"]
     for workers, r in results.items():
