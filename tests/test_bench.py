@@ -111,3 +111,16 @@ def test_the_validation_benchmark_runs():
     out = run_bench("tests/bench/bench_validation.py", "0.3", "1")
     assert re.search(r"ratio on / off: \d+\.\d\d", out), out
     assert re.search(r"the check alone \(notes.checked, in-process\): \d+\.\d us", out), out
+
+
+def test_the_start_up_benchmark_runs_and_shows_the_floor():
+    out = run_bench("tests/bench/bench_foundation.py", "0.3")
+    assert re.search(r"python app.py to first answer .*: \d+\.\d{3} s", out), out
+    assert re.search(r"fresh kernel: import \d+\.\d{3} s \+ Sandbox.start\(\) \d+\.\d{3} s", out)
+    assert re.search(r"python that imports flask \d+\.\d{3} s", out), out
+
+
+def test_the_live_feeds_benchmark_runs_and_refuses_none():
+    out = run_bench("tests/bench/bench_feeds.py", "16", BENCH_FEED_STEPS="4,8")
+    found = re.findall(r"feeds asked\s+(\d+): open\s+(\d+), refused\s+(\d+);.*p99\s+[\d.]+ ms", out)
+    assert found == [("4", "4", "0"), ("8", "8", "0")], out

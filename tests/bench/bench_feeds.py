@@ -6,11 +6,13 @@ landing page's /sandbox/traces/stream, one per tab) 50 at a time up to 300, each
 connection that keeps reading. After each step it sends 200 quick requests one after
 another (/sandbox/health) and prints how many feeds are open, how many were refused
 (503: no slot left), the health check's p50 and p99, and the server's memory.
+BENCH_FEED_STEPS (e.g. "5,10") asks for other steps: the test suite's quick run.
 """
 
 from __future__ import annotations
 
 import http.client
+import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +26,7 @@ import psutil  # noqa: E402
 
 from tests.bench.common import sandbox_process  # noqa: E402
 
-STEPS = (50, 100, 200, 300)
+STEPS = tuple(int(n) for n in os.environ.get("BENCH_FEED_STEPS", "50,100,200,300").split(","))
 
 
 def hold_feed(port: int, opened: list, refused: list, stop: threading.Event) -> None:

@@ -1,6 +1,6 @@
 """Foundation benchmark: start-up time, Sandbox.start() time, and what recording costs.
 
-Run: python tests/bench/bench_foundation.py
+Run: python tests/bench/bench_foundation.py [seconds per throughput measurement, default 2]
 Goals (issue 2): first answer within about 1 s of `python app.py`; Sandbox.start()
 within 0.5 s; throughput of /server/get with records on at least 90% of off. Issue 9:
 first answer within 0.5 s; `from sandbox import Sandbox; Sandbox.start()` in a fresh
@@ -82,6 +82,7 @@ def process_seconds(code: str) -> float:
 
 
 def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         print(f"python app.py to first answer (new data dir, median of 3): {startup(tmp):.3f} s")
@@ -106,6 +107,7 @@ def main() -> None:
                 "GET",
                 "/server/get",
                 pids={"records on": p_on.pid, "records off": p_off.pid},
+                seconds=seconds,
             )
         report("GET /server/get, waitress,", result)
 
