@@ -10,7 +10,6 @@ nothing, and one that only imports Flask, measured the same way in the same run.
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.bench.common import compare, report, sandbox_process  # noqa: E402
+from tests.bench.common import LEARNER_ENV, compare, report, sandbox_process  # noqa: E402
 
 
 def startup(tmp: Path) -> float:
@@ -65,7 +64,7 @@ def fresh_kernel(tmp: Path) -> tuple[float, float]:
             capture_output=True,
             text=True,
             check=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+            env={**LEARNER_ENV, "PYTHONPATH": str(Path(__file__).parents[2])},
         ).stdout.split()
         runs.append((float(out[-2]), float(out[-1])))
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
@@ -76,7 +75,7 @@ def process_seconds(code: str) -> float:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True, env=LEARNER_ENV)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -85,6 +84,7 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
+        # Bytecode kept between starts, as a learner's Python does (common.LEARNER_ENV).
         print(f"python app.py to first answer (new data dir, median of 3): {startup(tmp):.3f} s")
         print(f"Sandbox.start() until it answers (median of 5):           {handle_start():.3f} s")
         imported, started = fresh_kernel(tmp)
