@@ -1,6 +1,6 @@
 """Memory: flat under a long run of requests, and small with a room of idle workspaces.
 
-Run: python tests/bench/bench_memory.py [requests, default 100000]
+Run: python tests/bench/bench_memory.py [requests, default 100000] [students, default 100]
 1. `python app.py`, then REQUESTS requests of a mix (a note written, the notes listed,
    /server/get, a record read) on 8 connections: the server's memory every 10%, the
    database file's size, and how many of waitress's 400 threads have run a request.
@@ -141,4 +141,4 @@ def idle_room(students: int = 100) -> None:
 
 if __name__ == "__main__":
     long_run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
-    idle_room()
+    idle_room(int(sys.argv[2]) if len(sys.argv) > 2 else 100)
