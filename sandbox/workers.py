@@ -67,10 +67,13 @@ class LastIdleFirst:
         waiter.acquire()
         self._idle.append(waiter)
         self._lock.release()
+        woken = False
         try:
-            waiter.acquire()  # released by notify()
+            woken = waiter.acquire()  # released by notify()
         finally:
-            self._lock.acquire()
+            self._lock.acquire()  # held again on the way out, as the caller's `with` expects
+            if not woken and waiter in self._idle:  # interrupted: spend no notify on it
+                self._idle.remove(waiter)
         return True
 
     def notify(self, n: int = 1) -> None:
@@ -79,6 +82,7 @@ class LastIdleFirst:
             self._idle.pop().release()
 
     def notify_all(self) -> None:
+        """Wake every waiting thread (waitress: to stop them)."""
         self.notify(len(self._idle))
 
 
