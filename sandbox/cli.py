@@ -22,7 +22,7 @@ from flask.cli import AppGroup
 from . import class_instructors, class_summary, create_app, db
 from .class_preset import PresetError
 from .registry import load_modules, registry, shutdown
-from .workers import Supervisor, default_count
+from .workers import Supervisor, default_count, waitress_server
 
 
 def print_modules(app: Flask) -> None:
@@ -337,8 +337,6 @@ def serve(
     With ``SANDBOX_WORKERS`` above one, several processes serve it (sandbox/workers.py);
     each builds the app from ``overrides``, the settings this one was given.
     """
-    from waitress.server import create_server
-
     from .guard import TOKEN_QUERY, is_loopback, new_operator_token
 
     class_mode = app.config["SANDBOX_CLASS_MODE"]
@@ -365,7 +363,7 @@ def serve(
             }
             server = Supervisor(app, config, host, port, workers, waitress_options(app))
         else:
-            server = create_server(
+            server = waitress_server(
                 app, host=host, port=port, **waitress_options(app, keep_proxy_headers)
             )
     except OSError as error:

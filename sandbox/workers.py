@@ -36,6 +36,67 @@ CHECK_SECONDS = 0.5
 TOO_SOON_SECONDS = 5
 
 
+class LastIdleFirst:
+    """A condition that wakes the thread that went idle last, not the one idle longest.
+
+    waitress keeps its threads waiting on one ``threading.Condition``, which wakes them in
+    the order they started waiting: a steady stream of requests, even one at a time, goes
+    round all 400 threads in turn. Each thread that runs Python code keeps a cache of freed
+    memory of its own (glibc's malloc keeps up to 7 blocks of each small size per thread,
+    other allocators do alike), so the server's memory crept up by about 1 MB every 1,000
+    requests until every thread had filled its cache (tests/bench/bench_memory.py). Woken
+    last-idle-first, the same few threads serve all the requests there are at once, and
+    the rest (kept for live feeds and slow answers) stay untouched until they are needed.
+    Its waiters are a stack instead of a queue; the rest is ``threading.Condition``'s
+    algorithm, as much of it as waitress uses (``wait`` without a timeout, ``notify``).
+    """
+
+    def __init__(self, lock: Any):
+        self._lock = lock
+        self._idle: list[Any] = []  # one locked lock per waiting thread, the last idle on top
+
+    def __enter__(self) -> Any:
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._lock.__exit__(*exc)
+
+    def wait(self) -> bool:
+        """Give up the lock and sleep until notified, then take the lock again."""
+        waiter = threading.Lock()
+        waiter.acquire()
+        self._idle.append(waiter)
+        self._lock.release()
+        woken = False
+        try:
+            woken = waiter.acquire()  # released by notify()
+        finally:
+            self._lock.acquire()  # held again on the way out, as the caller's `with` expects
+            if not woken and waiter in self._idle:  # interrupted: spend no notify on it
+                self._idle.remove(waiter)
+        return True
+
+    def notify(self, n: int = 1) -> None:
+        """Wake up to ``n`` waiting threads, the last to go idle first."""
+        for _ in range(min(n, len(self._idle))):
+            self._idle.pop().release()
+
+    def notify_all(self) -> None:
+        """Wake every waiting thread (waitress: to stop them)."""
+        self.notify(len(self._idle))
+
+
+def waitress_server(app: Any, **options: Any) -> Any:
+    """Return waitress's server for ``app``, its idle threads woken last-idle-first."""
+    from waitress.server import create_server
+    from waitress.task import ThreadedTaskDispatcher
+
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.queue_cv = LastIdleFirst(dispatcher.lock)  # what its threads wait on
+    dispatcher.set_thread_count(options["threads"])
+    return create_server(app, _dispatcher=dispatcher, **options)
+
+
 def default_count(class_mode: bool) -> int:
     """Return how many workers suit this machine: for a class, one per core (up to four).
 
@@ -47,8 +108,6 @@ def default_count(class_mode: bool) -> int:
 
 def _serve_one(config: dict[str, Any], sock: socket.socket, options: dict[str, Any]) -> None:
     """Run in a worker process: build the app and serve it on the supervisor's socket."""
-    from waitress.server import create_server
-
     from . import create_app
     from .registry import shutdown
 
@@ -62,7 +121,7 @@ def _serve_one(config: dict[str, Any], sock: socket.socket, options: dict[str, A
     if hasattr(signal, "SIGTERM"):  # the supervisor's stop: finish like Ctrl+C
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = create_app(config)
-    server = create_server(app, sockets=[sock], **options)
+    server = waitress_server(app, sockets=[sock], **options)
     threading.Thread(target=importlib.import_module, args=("sqlite_utils",), daemon=True).start()
     try:
         server.run()
@@ -88,15 +147,13 @@ class Supervisor:
         count: int,
         options: dict[str, Any],
     ):
-        from waitress.server import create_server
-
         self.config, self.count, self.options = config, count, options
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # create_server sets SO_REUSEADDR where it is safe (not Windows): a restart does not
         # wait for the old connections' TIME_WAIT.
         self.socket = socket.create_server((host, port), family=family, backlog=options["backlog"])
         self.effective_port = self.socket.getsockname()[1]
-        self.server = create_server(app, sockets=[self.socket], **options)
+        self.server = waitress_server(app, sockets=[self.socket], **options)
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = []
         self._stopping = threading.Event()

@@ -28,6 +28,13 @@ def run_bench(*args: str, **env: str) -> str:
     return finished.stdout
 
 
+def test_the_memory_benchmark_runs_and_says_whether_memory_levels_off():
+    out = run_bench("tests/bench/bench_memory.py", "400", "3")
+    assert re.search(r"after +400 requests: +\d+\.\d MB +\(database +\d+\.\d MB; threads", out), out
+    assert re.search(r"in the last 10%: [+-]\d+\.\d MB .*: (levelling off|STILL GROWING)", out), out
+    assert re.search(r"3 workspaces, 20 requests each, then idle: \d+ MB", out), out
+
+
 def test_the_speed_benchmark_runs():
     out = run_bench("tests/bench/bench_speed.py", "0.3")
     assert re.search(r"sandbox  waitress  /server/get\s+\d+\s+\d+ us", out), out

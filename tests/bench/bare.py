@@ -9,9 +9,10 @@ APP is one of:
   the sandbox when it is compared with json-server;
 - "httpbin": httpbin itself (pip install httpbin into a scratch environment; it pins an
   old greenlet that playwright's contradicts, so it is not in requirements.txt).
-SERVER is "waitress" (the sandbox's default, with its settings: 64 threads, lookahead 1)
-or "granian" (a Rust HTTP server that runs WSGI apps on Windows, macOS and Linux; pip
-install granian), given the same 64 threads for blocking work.
+SERVER is "waitress" (the sandbox's default, with its settings: 64 threads, lookahead 1,
+idle threads woken last-idle-first: sandbox/workers.py) or "granian" (a Rust HTTP server
+that runs WSGI apps on Windows, macOS and Linux; pip install granian), given the same 64
+threads for blocking work.
 """
 
 from __future__ import annotations
@@ -115,16 +116,15 @@ if __name__ == "__main__":
     port, which, server = sys.argv[1], sys.argv[2], sys.argv[3]
     os.environ["BENCH_APP"] = which
     if server == "waitress":
-        from waitress import serve
+        from sandbox.workers import waitress_server
 
-        serve(
+        waitress_server(
             app(),
             host="127.0.0.1",
             port=int(port),
             threads=THREADS,
             channel_request_lookahead=1,
-            _quiet=True,
-        )
+        ).run()
     else:
         from granian import Granian
         from granian.constants import Interfaces
