@@ -15,6 +15,8 @@ Run: python tests/bench/bench_memory.py [requests, default 100000] [students, de
    so 8 connections keep about 8 threads busy, and the growth stops once they are warm.
    Measured (issue 9, 50,000 requests): 108.7 -> 146.5 MB before, +2.4 MB in the last
    10%, all 400 threads run; 97.1 -> 112.1 MB after, 0.0 MB in the last 10%, 18 run.
+   Then the same again with a mix whose write replaces a note (PUT) instead of adding one:
+   the database stays the same size, so whatever still grows is not the learner's data.
 2. `python app.py --class-mode`, 100 students join, each sends 20 requests, then nothing:
    the server's memory with 100 idle workspaces (each keeps its records and state).
 """
@@ -34,12 +36,15 @@ import psutil  # noqa: E402
 
 from tests.bench.common import sandbox_process  # noqa: E402
 
-MIX = [
-    ("POST", "/api/notes", {"title": "a note", "body": "x" * 200}),
+NOTE = {"title": "a note", "body": "x" * 200}
+READS = [
     ("GET", "/api/notes?limit=20", None),
     ("GET", "/server/get", None),
     ("GET", "/sandbox/traces?limit=5", None),
 ]
+MIX = [("POST", "/api/notes", NOTE), *READS]  # a note added: the database grows
+# A note replaced (one of the demo notes every sandbox starts with): the same size stays.
+STEADY_MIX = [("PUT", "/api/notes/1", NOTE), *READS]
 
 
 def send(conn, method, path, body=None, headers=None):
@@ -57,11 +62,11 @@ def send(conn, method, path, body=None, headers=None):
     return data
 
 
-def work(port: int, worker: int, count: int) -> None:
+def work(port: int, worker: int, count: int, mix: list = MIX) -> None:
     """Send this worker's share of ``count`` requests of the mix, on one connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for i in range(worker, count, 8):
-        method, path, body = MIX[i % len(MIX)]
+        method, path, body = mix[i % len(mix)]
         send(conn, method, path, body)
     conn.close()
 
@@ -76,8 +81,8 @@ def threads_that_ran(server: psutil.Process) -> str:
     return f"{ran} of {len(threads)}"
 
 
-def long_run(total: int) -> None:
-    print(f"{total:,} requests on one sandbox (8 connections):")
+def long_run(total: int, mix: list = MIX, what: str = "a note added every 4th request") -> None:
+    print(f"{total:,} requests on one sandbox (8 connections; {what}):")
     data_dir = Path(tempfile.mkdtemp()) / "data"
     with sandbox_process(data_dir) as (port, process):
         server = psutil.Process(process.pid)
@@ -85,7 +90,7 @@ def long_run(total: int) -> None:
         sizes = [server.memory_info().rss / 2**20]
         print(f"  at start:                {sizes[0]:6.1f} MB")
         for done in range(0, total, step):
-            threads = [threading.Thread(target=work, args=(port, w, step)) for w in range(8)]
+            threads = [threading.Thread(target=work, args=(port, w, step, mix)) for w in range(8)]
             for t in threads:
                 t.start()
             for t in threads:
@@ -140,5 +145,7 @@ def idle_room(students: int = 100) -> None:
 
 
 if __name__ == "__main__":
-    long_run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    long_run(total)
+    long_run(total, STEADY_MIX, "a note replaced every 4th request: the data stays the same size")
     idle_room(int(sys.argv[2]) if len(sys.argv) > 2 else 100)
